@@ -1,0 +1,40 @@
+# Two set-up commands: `make demo` and `make test`. Each installs what it needs into .venv first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# torch is pinned to the CPU wheel here: on a machine without a GPU, a plain `pip install torch` pulls a
+# multi-GB CUDA build. On a GPU machine run `make TORCH_SPEC=torch install` (or install your own build first).
+TORCH_SPEC ?= torch==2.13.0
+DEMO_DIR ?= demo-work
+export PYTHONUNBUFFERED := 1
+
+.PHONY: install demo test test-slow bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $@
+
+# The main job end to end on the bundled Tatoeba sample: prepare -> train (tiny recipe) -> evaluate -> translate.
+demo: install
+	rm -rf $(DEMO_DIR)
+	$(BIN)/s2s prepare --sample --out $(DEMO_DIR)/data --vocab-size 1000 --dev 200 --test 200
+	$(BIN)/s2s train recipes/tiny.yaml --data $(DEMO_DIR)/data --out $(DEMO_DIR)/runs/tiny
+	$(BIN)/s2s evaluate --bleu --chrf -m $(DEMO_DIR)/runs/tiny
+	printf '안녕하세요.\n나는 학생이다.\n고마워요!\n' | $(BIN)/s2s translate -m $(DEMO_DIR)/runs/tiny
+
+test: install
+	$(BIN)/python -m pytest -q
+
+test-slow: install
+	$(BIN)/python -m pytest -q -m slow
+
+bench: install
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache

@@ -1,0 +1,10 @@
+"""s2s: sequence-to-sequence translation from a parallel corpus to a working translator.
+
+Importing the package is cheap on purpose (no torch): `s2s --help` must start fast.
+"""
+
+__version__ = "0.1.0"
+
+# Ids every vocabulary, model and decoder shares. SentencePiece is trained with exactly these.
+PAD_ID, UNK_ID, BOS_ID, EOS_ID = 0, 1, 2, 3
+SPECIAL_TOKENS = ("<pad>", "<unk>", "<s>", "</s>")
