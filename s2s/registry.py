@@ -61,7 +61,8 @@ class Registry(Generic[T]):
     def entry(self, name: str, path: str = "") -> Entry[T]:
         if name not in self._entries:
             choices = ", ".join(self.names())
-            raise ConfigError(path or self.key, f"{name!r} is not a {self.kind}; choose one of: {choices}")
+            article = "an" if self.kind[0] in "aeiou" else "a"
+            raise ConfigError(path or self.key, f"{name!r} is not {article} {self.kind}; choose one of: {choices}")
         return self._entries[name]
 
     def get(self, name: str) -> T:

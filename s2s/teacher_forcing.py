@@ -226,7 +226,7 @@ def curriculum_batch(order: np.ndarray, pool_size: int, src_lengths: np.ndarray,
     picks = pool[rng.integers(0, len(pool), size=min(want, 4 * len(pool)))]
     if batch_size:
         return np.sort(picks[:batch_size])
-    widths = np.maximum.accumulate(np.maximum(src_lengths[picks], tgt_lengths[picks]) + 1)
+    widths = np.maximum.accumulate(np.maximum(src_lengths[picks], tgt_lengths[picks] + 1))  # as token_batches pads
     fits = widths * np.arange(1, len(picks) + 1) <= max_tokens
     n = max(1, int(np.argmin(fits)) if not fits.all() else len(picks))
     return np.sort(picks[:n])

@@ -1,0 +1,118 @@
+"""A run directory and what training writes into it: the recipe, `metrics.jsonl`, the progress display.
+
+Layout of `runs/<recipe>-<timestamp>/`: `recipe.yaml` (the resolved recipe), `metrics.jsonl` (one JSON object
+per logged step or validation, for scripts and `s2s plot`), `checkpoints/{last,best}.pt`, and TensorBoard
+events under `tb/` when tensorboard is installed. A `latest` link beside the run points at the newest one, so
+`s2s evaluate` and `s2s translate` find it with no flags.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Optional
+
+from s2s.errors import S2SError
+
+
+def new_run_dir(recipe_name: str, root: Path = Path("runs")) -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = root / f"{recipe_name}-{stamp}"
+    n = 1
+    while path.exists():
+        n += 1
+        path = root / f"{recipe_name}-{stamp}-{n}"
+    return path
+
+
+def point_latest(run_dir: Path) -> None:
+    """Make `<parent>/latest` a relative link to `run_dir`, replaced atomically."""
+    link = run_dir.parent / "latest"
+    tmp = run_dir.parent / f".latest.{os.getpid()}"
+    try:
+        if tmp.is_symlink() or tmp.exists():
+            tmp.unlink()
+        os.symlink(run_dir.name, tmp)
+        os.replace(tmp, link)
+    except OSError:
+        pass  # a filesystem without links: `-m RUN` still works
+
+
+def resolve_run_dir(target: Optional[Path]) -> Path:
+    if target is None:
+        target = Path("runs") / "latest"
+    if not Path(target).is_dir():
+        raise S2SError(f"{target}: no such run directory")
+    return Path(target)
+
+
+class RunLog:
+    """Writes metrics to `metrics.jsonl` (+ TensorBoard) and shows progress on stderr unless quiet."""
+
+    def __init__(self, run_dir: Path, total_steps: int, start_step: int, quiet: bool = False):
+        self.metrics_path = run_dir / "metrics.jsonl"
+        self.file = open(self.metrics_path, "a", encoding="utf-8")
+        self.quiet = quiet
+        self.tb = None
+        try:
+            from torch.utils.tensorboard import SummaryWriter  # optional: needs the tensorboard package
+
+            self.tb = SummaryWriter(str(run_dir / "tb"))
+        except Exception:
+            self.tb = None
+        self.progress = None
+        if not quiet:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.progress = Progress(
+                TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                TextColumn("{task.fields[status]}"), console=Console(file=sys.stderr), transient=False,
+            )
+            self.task = self.progress.add_task("train", total=total_steps, completed=start_step, status="")
+            self.progress.start()
+
+    def log(self, record: dict) -> None:
+        record = {"time": round(time.time(), 3), **record}
+        self.file.write(json.dumps(record) + "\n")
+        self.file.flush()
+        if self.tb is not None:
+            for key, value in record.items():
+                if key not in ("step", "time", "kind") and isinstance(value, (int, float)):
+                    self.tb.add_scalar(f"{record.get('kind', 'train')}/{key}", value, record.get("step", 0))
+
+    def show(self, step: int, status: str) -> None:
+        if self.progress is not None:
+            self.progress.update(self.task, completed=step, status=status)
+
+    def message(self, text: str, always: bool = False) -> None:
+        """A line on stderr; `always` for what a script must see too (interruption, errors)."""
+        if self.progress is not None:
+            self.progress.console.print(text)
+        elif always or not self.quiet:
+            print(text, file=sys.stderr)
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+        if self.tb is not None:
+            self.tb.close()
+        self.file.close()
+
+
+def read_metrics(run_dir: Path) -> list[dict]:
+    path = Path(run_dir) / "metrics.jsonl"
+    if not path.is_file():
+        raise S2SError(f"{run_dir}: no metrics.jsonl (not a training run directory?)")
+    out = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if line.strip():
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                raise S2SError(f"{path}:{number}: not a JSON line") from None
+    return out

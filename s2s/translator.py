@@ -1,0 +1,106 @@
+"""A trained model ready to translate text: the checkpoint's model, its two vocabularies and a decoder.
+
+Used by `s2s translate`, `s2s evaluate` and the validation inside training, so text is encoded, batched,
+decoded and detokenised in exactly one way. Sentences are sorted by length inside a call so each batch pads
+little, and the results come back in input order. An empty line translates to an empty line without touching
+the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import torch
+
+from s2s.checkpoint import Checkpoint, load_checkpoint
+from s2s.config import Recipe, recipe_from_dict
+from s2s.data.subwords import Vocab
+from s2s.decoding import Hypothesis
+from s2s.models.base import Seq2Seq, build_model
+from s2s.registry import DECODERS
+
+
+@dataclass
+class Translation:
+    candidates: list[str]  # the n-best hypotheses detokenised, best first (empty for an empty input line)
+    hypotheses: list[Hypothesis]  # the same, as decoded (tokens, scores, attention)
+    src_pieces: list[str]  # source subwords, for attention plots
+
+    @property
+    def text(self) -> str:
+        return self.candidates[0] if self.candidates else ""
+
+
+class Translator:
+    def __init__(self, model: Seq2Seq, src_vocab: Vocab, tgt_vocab: Vocab, strategy: str, decode_config: Any,
+                 device: str = "cpu", max_src_len: int = 512, batch_tokens: int = 4096):
+        self.model = model.eval()
+        self.src_vocab, self.tgt_vocab = src_vocab, tgt_vocab
+        self.strategy, self.decode_config = strategy, decode_config
+        self.device = torch.device(device)
+        self.max_src_len = max_src_len  # longer inputs are cut (a 5,000-character line must still give a line)
+        self.batch_tokens = batch_tokens
+
+    @classmethod
+    def from_checkpoint(cls, ckpt: Checkpoint | Path, strategy: Optional[str] = None,
+                        decode_overrides: Optional[dict] = None, device: str = "cpu") -> "Translator":
+        if not isinstance(ckpt, Checkpoint):
+            ckpt = load_checkpoint(Path(ckpt))
+        recipe = recipe_from_dict(ckpt.recipe, name="checkpoint")
+        src_vocab, tgt_vocab = Vocab.from_bytes(ckpt.src_vocab), Vocab.from_bytes(ckpt.tgt_vocab)
+        model = build_model(recipe.model.name, recipe.model.config, src_vocab.size, tgt_vocab.size)
+        model.load_state_dict(ckpt.model_state)
+        model.to(device)
+        name, config = decoder_from(recipe, strategy, decode_overrides)
+        max_positions = getattr(recipe.model.config, "max_positions", None) or 512
+        return cls(model, src_vocab, tgt_vocab, name, config, device, max_src_len=min(512, max_positions))
+
+    def translate(self, lines: Sequence[str]) -> list[Translation]:
+        encoded = [self.src_vocab.encode(line)[: self.max_src_len] if line.strip() else [] for line in lines]
+        results: list[Optional[Translation]] = [None] * len(lines)
+        order = sorted((i for i, ids in enumerate(encoded) if ids), key=lambda i: len(encoded[i]))
+        for batch in _length_batches(order, encoded, self.batch_tokens):
+            hyps = self.decode_ids([encoded[i] for i in batch])
+            for i, nbest in zip(batch, hyps):
+                results[i] = Translation([self.tgt_vocab.decode(h.tokens) for h in nbest], nbest,
+                                         self.src_vocab.pieces(encoded[i]))
+        return [r if r is not None else Translation([], [], []) for r in results]
+
+    @torch.inference_mode()
+    def decode_ids(self, sources: list[list[int]]) -> list[list[Hypothesis]]:
+        lengths = torch.tensor([len(s) for s in sources], dtype=torch.long)
+        src = torch.zeros(len(sources), int(lengths.max()), dtype=torch.long)
+        for row, ids in enumerate(sources):
+            src[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+        decode = DECODERS.get(self.strategy)
+        return decode(self.model, src.to(self.device), lengths.to(self.device), self.decode_config)
+
+
+def decoder_from(recipe: Recipe, strategy: Optional[str], overrides: Optional[dict]) -> tuple[str, Any]:
+    """The recipe's decoder, or another strategy, with command-line overrides checked like recipe keys."""
+    from s2s.typed import to_mapping
+
+    name = strategy or recipe.decode.name
+    values = to_mapping(recipe.decode.config) if name == recipe.decode.name else {}
+    if name != recipe.decode.name:  # keep the shared limits (max length) of the recipe's decoder
+        shared = set(DECODERS.entry(name).config.__dataclass_fields__)
+        values = {k: v for k, v in to_mapping(recipe.decode.config).items() if k in shared}
+    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    return name, DECODERS.build_config(name, values, "decode")
+
+
+def _length_batches(order: list[int], encoded: list[list[int]], batch_tokens: int, max_sentences: int = 128):
+    batch: list[int] = []
+    for i in order:  # `order` is sorted by length, so the last item is the longest
+        width = len(encoded[i])
+        if batch and (len(batch) + 1) * width > batch_tokens or len(batch) >= max_sentences:
+            yield batch
+            batch = []
+        batch.append(i)
+    if batch:
+        yield batch
+
+
+__all__ = ["Translator", "Translation", "decoder_from", "replace"]

@@ -1,0 +1,79 @@
+"""Validation during training: dev loss and perplexity over the whole dev split, and dev BLEU by greedy decoding.
+
+BLEU is computed on detokenised text against the references exactly as `prepare` cleaned them, through the same
+`Translator` and `metrics.bleu` that `s2s evaluate` uses, so a dev BLEU logged here is the figure evaluate prints.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import torch
+
+from s2s import PAD_ID
+from s2s.config import Recipe
+from s2s.data.dataset import ParallelData, collate, token_batches
+from s2s.data.subwords import Vocab
+from s2s.errors import S2SError
+from s2s.metrics import bleu
+from s2s.models.base import Seq2Seq
+from s2s.registry import DECODERS
+from s2s.translator import Translator
+from s2s.typed import to_mapping
+
+
+def read_lines(path: Path) -> list[str]:
+    with open(path, encoding="utf-8", newline="\n") as f:
+        return [line.rstrip("\n") for line in f]
+
+
+class Validator:
+    def __init__(self, data: ParallelData, sources: list[str], references: list[str], src_vocab: Vocab,
+                 tgt_vocab: Vocab, recipe: Recipe, tgt_lang: str):
+        self.data, self.sources, self.references = data, sources, references
+        self.src_vocab, self.tgt_vocab, self.recipe, self.tgt_lang = src_vocab, tgt_vocab, recipe, tgt_lang
+        shared = set(DECODERS.entry("greedy").config.__dataclass_fields__)
+        limits = {k: v for k, v in to_mapping(recipe.decode.config).items() if k in shared}
+        self.greedy = DECODERS.build_config("greedy", limits, "decode")
+
+    @classmethod
+    def for_split(cls, data_dir: Path, split: str, src: str, tgt: str, src_vocab: Vocab, tgt_vocab: Vocab,
+                  recipe: Recipe) -> "Validator":
+        data = ParallelData.open(data_dir, split, src, tgt)
+        if len(data) == 0:
+            raise S2SError(f"{data_dir}: the {split} split is empty; prepare the data with --dev N (N > 0)")
+        n = recipe.train.valid_max_sentences
+        sources = read_lines(Path(data_dir) / f"{split}.{src}")[:n]
+        references = read_lines(Path(data_dir) / f"{split}.{tgt}")[:n]
+        return cls(data, sources, references, src_vocab, tgt_vocab, recipe, tgt)
+
+    @torch.no_grad()
+    def loss(self, model: Seq2Seq) -> float:
+        device = next(model.parameters()).device
+        total, tokens = 0.0, 0
+        d = self.recipe.data
+        for indices in token_batches(self.data.src_lengths, self.data.tgt_lengths, d.max_tokens, d.batch_size,
+                                     seed=0, epoch=0, shuffle=False):
+            batch = collate(self.data, indices, max_len=max(d.max_len, 1024)).to(device)
+            logits = model(batch.src, batch.src_lengths, batch.tgt_in)  # (B, T, V)
+            total += torch.nn.functional.cross_entropy(
+                logits.reshape(-1, logits.size(-1)).float(), batch.tgt_out.reshape(-1),
+                ignore_index=PAD_ID, reduction="sum").item()
+            tokens += batch.num_tgt_tokens
+        return total / max(tokens, 1)
+
+    def run(self, model: Seq2Seq) -> dict:
+        was_training = model.training
+        model.eval()
+        try:
+            loss = self.loss(model)
+            result = {"dev_loss": loss, "dev_ppl": math.exp(min(loss, 50))}
+            if self.recipe.train.valid_bleu and self.sources:
+                device = str(next(model.parameters()).device)
+                translator = Translator(model, self.src_vocab, self.tgt_vocab, "greedy", self.greedy, device)
+                hyps = [t.text for t in translator.translate(self.sources)]
+                result["dev_bleu"] = bleu(hyps, self.references, self.tgt_lang).value
+            return result
+        finally:
+            model.train(was_training)

@@ -1,0 +1,216 @@
+"""The training loop: run directory, reproducibility from a seed, exact resume, teacher forcing, curriculum."""
+
+import json
+import math
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from s2s.checkpoint import load_checkpoint
+from s2s.config import load_recipe, recipe_from_dict
+from s2s.data.dataset import ParallelData, collate
+from s2s.errors import S2SError
+from s2s.models.base import build_model
+from s2s.teacher_forcing import competence, make_mixer
+from s2s.train import BatchSource, TrainState, batch_loss, train
+
+ROOT = Path(__file__).resolve().parents[1]
+
+TINY = {
+    "data": {"max_tokens": 600, "max_len": 40},
+    "model": {"arch": "attention", "cell": "gru", "embed": 24, "encoder_hidden": 24, "encoder_layers": 1,
+              "hidden": 32, "decoder_layers": 1, "dropout": 0.2},
+    "train": {"seed": 3, "max_steps": 6, "lr": 0.003, "log_every": 1, "valid_every": 1000, "valid_bleu": False},
+}
+
+
+def recipe(**sections):
+    raw = json.loads(json.dumps(TINY))
+    for name, values in sections.items():
+        raw.setdefault(name, {}).update(values)
+    return recipe_from_dict(raw, name="tiny-test")
+
+
+def losses(run_dir: Path) -> list[float]:
+    return [r["loss"] for r in map(json.loads, (run_dir / "metrics.jsonl").read_text().splitlines())
+            if r["kind"] == "train"]
+
+
+def records(run_dir: Path, kind: str) -> list[dict]:
+    return [r for r in map(json.loads, (run_dir / "metrics.jsonl").read_text().splitlines()) if r["kind"] == kind]
+
+
+def test_a_run_writes_its_directory(prepared_sample, tmp_path):
+    run = tmp_path / "runs" / "one"
+    result = train(recipe(train={"valid_every": 3, "valid_bleu": True, "valid_max_sentences": 20}),
+                   prepared_sample, run, quiet=True)
+    assert result.steps == 6
+    assert (tmp_path / "runs" / "latest").resolve() == run.resolve()
+    stored = yaml.safe_load((run / "recipe.yaml").read_text())
+    assert stored["model"]["arch"] == "attention" and stored["train"]["max_steps"] == 6
+    ckpt = load_checkpoint(run / "checkpoints" / "last.pt")
+    assert ckpt.recipe == stored and ckpt.src_lang == "ko" and ckpt.tgt_lang == "en"
+    assert ckpt.training["state"]["step"] == 6
+    valid = records(run, "valid")
+    assert [v["step"] for v in valid] == [3, 6] and all("dev_bleu" in v for v in valid)
+    assert all(math.isfinite(v["dev_loss"]) for v in valid)
+    train_records = records(run, "train")
+    assert [r["step"] for r in train_records] == [1, 2, 3, 4, 5, 6]
+    for key in ("loss", "ppl", "lr", "tokens_per_s", "tf_ratio", "competence"):
+        assert key in train_records[0]
+
+
+def test_same_seed_gives_identical_losses(prepared_sample, tmp_path):
+    a = train(recipe(), prepared_sample, tmp_path / "a", quiet=True).run_dir
+    b = train(recipe(), prepared_sample, tmp_path / "b", quiet=True).run_dir
+    c = train(recipe(train={"seed": 4}), prepared_sample, tmp_path / "c", quiet=True).run_dir
+    assert losses(a) == losses(b)
+    assert losses(a) != losses(c)
+
+
+def test_resume_continues_exactly(prepared_sample, tmp_path):
+    # Scheduled sampling with sampled predictions and dropout: the RNG states and the schedule must survive.
+    tf = {"schedule": "linear", "start": 0.9, "floor": 0.1, "steps": 8, "sampling": "sample"}
+    straight = train(recipe(train={"max_steps": 8}, teacher_forcing=tf), prepared_sample, tmp_path / "s", quiet=True)
+    stopped = train(recipe(train={"max_steps": 4}, teacher_forcing=tf), prepared_sample, tmp_path / "r", quiet=True)
+    train(recipe(train={"max_steps": 8}, teacher_forcing=tf), prepared_sample, stopped.run_dir, resume=True, quiet=True)
+    assert losses(stopped.run_dir) == losses(straight.run_dir)
+    ratios = [r["tf_ratio"] for r in records(stopped.run_dir, "train")]
+    assert ratios == pytest.approx([0.9 - 0.1 * s for s in range(8)])
+
+
+def test_resume_refuses_a_changed_recipe_or_other_vocabulary(prepared_sample, tmp_path):
+    run = train(recipe(train={"max_steps": 2}), prepared_sample, tmp_path / "r", quiet=True).run_dir
+    with pytest.raises(S2SError, match=r"train.lr: is 0.001 but the run being resumed used 0.003"):
+        train(recipe(train={"max_steps": 4, "lr": 0.001}), prepared_sample, run, resume=True, quiet=True)
+    with pytest.raises(S2SError, match="already holds checkpoints"):
+        train(recipe(), prepared_sample, run, quiet=True)
+    with pytest.raises(S2SError, match="nothing to resume"):
+        train(recipe(), prepared_sample, tmp_path / "empty", resume=True, quiet=True)
+
+
+def _model_and_batch(prepared_sample, arch_recipe):
+    data = ParallelData.open(prepared_sample, "train", "ko", "en")
+    torch.manual_seed(0)
+    model = build_model(arch_recipe.model.name, arch_recipe.model.config, 1000, 1000).eval()
+    return model, collate(data, np.arange(8))
+
+
+def test_ratio_one_is_exactly_the_teacher_forced_loss(prepared_sample):
+    r = recipe(teacher_forcing={"schedule": "constant", "ratio": 1.0, "granularity": "sequence"})
+    model, batch = _model_and_batch(prepared_sample, r)
+    logits = model(batch.src, batch.src_lengths, batch.tgt_in)
+    expected = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), batch.tgt_out.reshape(-1),
+                                                 ignore_index=0, reduction="sum")
+    assert torch.equal(batch_loss(model, batch, r, 1.0, torch.Generator()), expected)
+
+
+@pytest.mark.parametrize("arch", ["gru", "attention", "transformer"])
+def test_ratio_zero_feeds_only_the_models_predictions(prepared_sample, arch):
+    small = {"gru": {"embed": 16, "hidden": 16, "layers": 1},
+             "attention": TINY["model"],
+             "transformer": {"d_model": 16, "heads": 2, "ffn": 32, "encoder_layers": 1, "decoder_layers": 1}}[arch]
+    r = recipe_from_dict({**TINY, "model": {**small, "arch": arch}, "teacher_forcing": {"ratio": 0.0}})
+    model, batch = _model_and_batch(prepared_sample, r)
+    fed, predicted, golds = [], [], []
+
+    def spy(gold, logits):  # wraps the real mixer: records what it returns and what the model predicted
+        out = mixer(gold, logits)
+        fed.append(out.reshape(-1))
+        predicted.append(logits.argmax(-1).reshape(-1))
+        golds.append(gold.reshape(-1))
+        return out
+
+    mixer = make_mixer(r.teacher_forcing, 0.0, batch.size, torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        model.forward_mixed(batch.src, batch.src_lengths, batch.tgt_in, spy)
+    fed_all, predicted_all, gold_all = torch.cat(fed), torch.cat(predicted), torch.cat(golds)
+    real = gold_all != 0  # padding stays padding
+    assert real.sum() == (batch.tgt_in[:, 1:] != 0).sum()  # every real target position went through the mixer
+    assert torch.equal(fed_all[real], predicted_all[real])
+    assert not torch.equal(fed_all[real], gold_all[real])
+
+
+def test_curriculum_starts_on_the_easiest_pairs(prepared_sample):
+    r = recipe(teacher_forcing={"curriculum": {"steps": 100, "initial": 0.05}})
+    data = ParallelData.open(prepared_sample, "train", "ko", "en")
+    source = BatchSource(data, r, torch.device("cpu"))
+    pool = int(math.ceil(0.05 * len(data)))
+    easiest_length = np.sort(data.src_lengths)[pool - 1]
+    state = TrainState()
+    for _ in range(20):
+        batch = source.next(state, competence(r.teacher_forcing.curriculum, 0))
+        assert int(batch.src_lengths.max()) <= easiest_length
+    late = [source.next(state, 1.0) for _ in range(30)]
+    assert max(int(b.src_lengths.max()) for b in late) > easiest_length
+
+
+def test_curriculum_competence_is_logged(prepared_sample, tmp_path):
+    run = train(recipe(teacher_forcing={"curriculum": {"steps": 4, "initial": 0.1}}), prepared_sample,
+                tmp_path / "c", quiet=True).run_dir
+    comp = [r["competence"] for r in records(run, "train")]
+    assert comp[0] == pytest.approx(0.1) and comp[-1] == 1.0 and comp == sorted(comp)
+
+
+def test_repeated_non_finite_losses_stop_training(prepared_sample, tmp_path, monkeypatch):
+    import s2s.train as loop
+
+    monkeypatch.setattr(loop, "batch_loss", lambda *a, **k: torch.tensor(float("nan"), requires_grad=True))
+    with pytest.raises(S2SError, match=r"5 non-finite losses in a row \(last at step 5\)"):
+        train(recipe(train={"max_steps": 20}), prepared_sample, tmp_path / "n", quiet=True)
+
+
+def test_cli_train_errors_are_one_line(cli, prepared_sample, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: {arch: transfomer}\n")
+    result = cli("train", bad, "--data", prepared_sample)
+    assert result.exit_code == 2
+    assert "model.arch: 'transfomer' is not an architecture; choose one of: attention, gru, lstm, rnn, transformer" in result.output
+    assert "Traceback" not in result.output
+    result = cli("train", ROOT / "recipes" / "tiny.yaml", "--data", tmp_path / "missing")
+    assert result.exit_code == 2 and "missing" in result.output and "Traceback" not in result.output
+    result = cli("train", ROOT / "recipes" / "tiny.yaml", "--data", prepared_sample, "--set", "train.lr=-1")
+    assert result.exit_code == 2 and "train.lr: must be positive" in result.output
+
+
+def test_ctrl_c_saves_a_resumable_checkpoint(prepared_sample, tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump({**TINY, "train": {**TINY["train"], "max_steps": 100000, "log_every": 1}}))
+    run = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "s2s", "train", str(path), "--data", str(prepared_sample),
+                             "--out", str(run), "--quiet"], stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    deadline = time.time() + 120
+    while time.time() < deadline and not ((run / "metrics.jsonl").exists() and len(losses(run)) >= 3):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "continue with --resume" in err
+    step = load_checkpoint(run / "checkpoints" / "last.pt").training["state"]["step"]
+    assert step >= 3
+    recipe_again = load_recipe(path, [f"train.max_steps={step + 2}"])
+    result = train(recipe_again, prepared_sample, run, resume=True, quiet=True)
+    assert result.steps == step + 2
+
+
+@pytest.mark.shared
+def test_loss_falls_on_real_korean_english(shared_data, tmp_path):
+    from s2s.data.prepare import PrepareOptions, prepare
+    from s2s.data.subwords import SubwordOptions
+
+    lines = (shared_data / "ko-en" / "train.tsv").read_text(encoding="utf-8").splitlines()[:3001]
+    corpus = tmp_path / "slice.tsv"
+    corpus.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    data = tmp_path / "data"
+    prepare([corpus], PrepareOptions(subwords=SubwordOptions(vocab_size=2000), dev=100, test=100), data)
+    r = recipe(train={"max_steps": 60, "log_every": 10, "lr": 0.005}, data={"max_tokens": 1500, "max_len": 60})
+    run = train(r, data, tmp_path / "run", quiet=True).run_dir
+    curve = losses(run)
+    assert curve[-1] < curve[0] - 1.0, curve
