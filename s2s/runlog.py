@@ -53,17 +53,18 @@ def resolve_run_dir(target: Optional[Path]) -> Path:
 class RunLog:
     """Writes metrics to `metrics.jsonl` (+ TensorBoard) and shows progress on stderr unless quiet."""
 
-    def __init__(self, run_dir: Path, total_steps: int, start_step: int, quiet: bool = False):
-        self.metrics_path = run_dir / "metrics.jsonl"
-        self.file = open(self.metrics_path, "a", encoding="utf-8")
+    def __init__(self, run_dir: Optional[Path], total_steps: int, start_step: int, quiet: bool = False):
+        """`run_dir` None: log nothing to files (the other ranks of a distributed run)."""
+        self.file = open(run_dir / "metrics.jsonl", "a", encoding="utf-8") if run_dir is not None else None
         self.quiet = quiet
         self.tb = None
-        try:
-            from torch.utils.tensorboard import SummaryWriter  # optional: needs the tensorboard package
+        if run_dir is not None:
+            try:
+                from torch.utils.tensorboard import SummaryWriter  # optional: needs the tensorboard package
 
-            self.tb = SummaryWriter(str(run_dir / "tb"))
-        except Exception:
-            self.tb = None
+                self.tb = SummaryWriter(str(run_dir / "tb"))
+            except Exception:
+                self.tb = None
         self.progress = None
         if not quiet:
             from rich.console import Console
@@ -77,6 +78,8 @@ class RunLog:
             self.progress.start()
 
     def log(self, record: dict) -> None:
+        if self.file is None:
+            return
         record = {"time": round(time.time(), 3), **record}
         self.file.write(json.dumps(record) + "\n")
         self.file.flush()
@@ -101,7 +104,8 @@ class RunLog:
             self.progress.stop()
         if self.tb is not None:
             self.tb.close()
-        self.file.close()
+        if self.file is not None:
+            self.file.close()
 
 
 def read_metrics(run_dir: Path) -> list[dict]:

@@ -18,8 +18,9 @@ from s2s.config import load_recipe, recipe_from_dict
 from s2s.data.dataset import ParallelData, collate
 from s2s.errors import S2SError
 from s2s.models.base import build_model
-from s2s.teacher_forcing import competence, make_mixer
-from s2s.train import BatchSource, TrainState, batch_loss, train
+from s2s.teacher_forcing import make_mixer
+from s2s.data.stream import BatchStream
+from s2s.train import TrainState, batch_loss, train
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -141,15 +142,15 @@ def test_ratio_zero_feeds_only_the_models_predictions(prepared_sample, arch):
 def test_curriculum_starts_on_the_easiest_pairs(prepared_sample):
     r = recipe(teacher_forcing={"curriculum": {"steps": 100, "initial": 0.05}})
     data = ParallelData.open(prepared_sample, "train", "ko", "en")
-    source = BatchSource(data, r, torch.device("cpu"))
-    pool = int(math.ceil(0.05 * len(data)))
-    easiest_length = np.sort(data.src_lengths)[pool - 1]
+    stream = BatchStream(data, r)
+    fits = np.sort(data.src_lengths[(data.src_lengths <= 40) & (data.tgt_lengths <= 40)])
+    easiest_length = fits[int(math.ceil(0.05 * len(fits))) - 1]
     state = TrainState()
     for _ in range(20):
-        batch = source.next(state, competence(r.teacher_forcing.curriculum, 0))
-        assert int(batch.src_lengths.max()) <= easiest_length
-    late = [source.next(state, 1.0) for _ in range(30)]
-    assert max(int(b.src_lengths.max()) for b in late) > easiest_length
+        indices = stream.next(state, stream.competence(0))
+        assert data.src_lengths[indices].max() <= easiest_length
+    late = [stream.next(state, stream.competence(100)) for _ in range(30)]
+    assert max(data.src_lengths[ix].max() for ix in late) > easiest_length
 
 
 def test_curriculum_competence_is_logged(prepared_sample, tmp_path):
@@ -214,3 +215,12 @@ def test_loss_falls_on_real_korean_english(shared_data, tmp_path):
     run = train(r, data, tmp_path / "run", quiet=True).run_dir
     curve = losses(run)
     assert curve[-1] < curve[0] - 1.0, curve
+
+
+def test_bf16_autocast_trains_on_the_cpu(prepared_sample, tmp_path):
+    run = train(recipe(train={"precision": "bf16", "max_steps": 4}), prepared_sample, tmp_path / "bf", quiet=True)
+    curve = losses(run.run_dir)
+    assert len(curve) == 4 and all(math.isfinite(x) for x in curve)
+    assert all(p.dtype == torch.float32 for p in run.model.parameters())  # weights stay fp32; matmuls run in bf16
+    with pytest.raises(S2SError, match="fp16 needs a CUDA device"):
+        train(recipe(train={"precision": "fp16"}), prepared_sample, tmp_path / "fp", quiet=True)
