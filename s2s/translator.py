@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import torch
 
@@ -18,6 +18,7 @@ from s2s.checkpoint import Checkpoint, load_checkpoint
 from s2s.config import Recipe, recipe_from_dict
 from s2s.data.subwords import Vocab
 from s2s.decoding import Hypothesis
+from s2s.errors import ConfigError, S2SError
 from s2s.models.base import Seq2Seq, build_model
 from s2s.registry import DECODERS
 
@@ -57,15 +58,21 @@ class Translator:
         max_positions = getattr(recipe.model.config, "max_positions", None) or 512
         return cls(model, src_vocab, tgt_vocab, name, config, device, max_src_len=min(512, max_positions))
 
-    def translate(self, lines: Sequence[str]) -> list[Translation]:
-        encoded = [self.src_vocab.encode(line)[: self.max_src_len] if line.strip() else [] for line in lines]
+    def translate(self, lines: Sequence[str], progress: Optional[Callable[[int], None]] = None) -> list[Translation]:
+        """One `Translation` per line, in order; `progress(n)` is called after each batch with its n sentences."""
+        kept = [i for i, line in enumerate(lines) if line.strip()]
+        encoded: list[list[int]] = [[] for _ in lines]
+        for i, ids in zip(kept, self.src_vocab.encode_batch([lines[i] for i in kept])):
+            encoded[i] = ids[: self.max_src_len]
         results: list[Optional[Translation]] = [None] * len(lines)
-        order = sorted((i for i, ids in enumerate(encoded) if ids), key=lambda i: len(encoded[i]))
+        order = sorted((i for i in kept if encoded[i]), key=lambda i: len(encoded[i]))
         for batch in _length_batches(order, encoded, self.batch_tokens):
             hyps = self.decode_ids([encoded[i] for i in batch])
             for i, nbest in zip(batch, hyps):
                 results[i] = Translation([self.tgt_vocab.decode(h.tokens) for h in nbest], nbest,
                                          self.src_vocab.pieces(encoded[i]))
+            if progress is not None:
+                progress(len(batch))
         return [r if r is not None else Translation([], [], []) for r in results]
 
     @torch.inference_mode()
@@ -78,17 +85,36 @@ class Translator:
         return decode(self.model, src.to(self.device), lengths.to(self.device), self.decode_config)
 
 
+# How the command line spells each decode key, so that an option the chosen strategy lacks is named as typed.
+CLI_FLAGS = {"beam_size": "--beam", "length_penalty": "--alpha", "temperature": "--temperature",
+             "top_k": "--top-k", "top_p": "--top-p", "seed": "--seed", "nbest": "--nbest"}
+
+
 def decoder_from(recipe: Recipe, strategy: Optional[str], overrides: Optional[dict]) -> tuple[str, Any]:
-    """The recipe's decoder, or another strategy, with command-line overrides checked like recipe keys."""
+    """The recipe's decoder, or another strategy, with command-line overrides checked like recipe keys.
+
+    Another strategy keeps the recipe's shared limits (max length). An override the strategy has no field for
+    is refused with the strategies that do have it (`--beam` with `--decoder greedy`), not silently ignored.
+    """
     from s2s.typed import to_mapping
 
     name = strategy or recipe.decode.name
-    values = to_mapping(recipe.decode.config) if name == recipe.decode.name else {}
-    if name != recipe.decode.name:  # keep the shared limits (max length) of the recipe's decoder
-        shared = set(DECODERS.entry(name).config.__dataclass_fields__)
-        values = {k: v for k, v in to_mapping(recipe.decode.config).items() if k in shared}
-    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    return name, DECODERS.build_config(name, values, "decode")
+    fields = DECODERS.entry(name, "--decoder" if strategy else "decode.strategy").config.__dataclass_fields__
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    for key, value in given.items():
+        if key not in fields:
+            takers = [e.name for e in DECODERS if key in e.config.__dataclass_fields__]
+            raise S2SError(f"{CLI_FLAGS.get(key, 'decode.' + key)} {value}: the {name} decoder has no such option "
+                           f"(it applies to: {', '.join(takers) or 'no decoder'})")
+    values = {k: v for k, v in to_mapping(recipe.decode.config).items() if k in fields}
+    values.update(given)
+    try:
+        return name, DECODERS.build_config(name, values, "decode")
+    except ConfigError as err:
+        key = err.key.removeprefix("decode.")
+        if key in given and key in CLI_FLAGS:  # name the option as typed: "--beam 0: must be >= 1"
+            raise S2SError(f"{CLI_FLAGS[key]} {given[key]}: {str(err).partition(': ')[2]}") from None
+        raise
 
 
 def _length_batches(order: list[int], encoded: list[list[int]], batch_tokens: int, max_sentences: int = 128):
@@ -103,4 +129,4 @@ def _length_batches(order: list[int], encoded: list[list[int]], batch_tokens: in
         yield batch
 
 
-__all__ = ["Translator", "Translation", "decoder_from", "replace"]
+__all__ = ["Translator", "Translation", "decoder_from", "CLI_FLAGS", "replace"]

@@ -1,0 +1,493 @@
+"""The `s2s` command line: each command parses its options, loads what it needs and calls one library function.
+
+Nothing heavy is imported at module level (torch takes over a second), so `s2s --help` starts fast; each
+command imports its library module inside its body. User errors (`S2SError`) become one line on stderr and
+exit code 2; Ctrl-C exits with 130 and no traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Callable, List, Optional
+
+import typer
+
+from s2s.errors import S2SError
+
+app = typer.Typer(
+    name="s2s",
+    help="Sequence-to-sequence translation: prepare -> train -> evaluate -> translate.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def fail(message: str, code: int = 2) -> None:
+    """Print a one-line error on stderr and leave with `code`."""
+    typer.echo(f"s2s: error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def command(name: Optional[str] = None, **kwargs) -> Callable:
+    """`app.command` that turns `S2SError` and Ctrl-C into a clean exit (also under `CliRunner`)."""
+
+    def register(fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def wrapped(*args, **kw):
+            try:
+                return fn(*args, **kw)
+            except S2SError as err:
+                fail(str(err))
+            except KeyboardInterrupt:
+                typer.echo("s2s: interrupted", err=True)
+                raise typer.Exit(130)
+
+        return app.command(name, **kwargs)(wrapped)
+
+    return register
+
+
+# Options shared by several commands, declared once.
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress display or summary (for scripts).")]
+SeedOpt = Annotated[Optional[int], typer.Option("--seed", help="Random seed (default: the recipe's).")]
+ModelOpt = Annotated[
+    Optional[Path],
+    typer.Option("--model", "-m", help="Run directory or checkpoint file (default: runs/latest)."),
+]
+SetOpt = Annotated[
+    Optional[List[str]],
+    typer.Option("--set", help="Override a recipe key: --set train.lr=3e-4 (repeatable)."),
+]
+
+# ---- prepare ---------------------------------------------------------------------------------------------
+
+
+def _split_list(value: Optional[str], option: str, kind: type = str) -> Optional[tuple]:
+    """`--columns 1,2` -> (1, 2); `--langs ko,en` -> ('ko', 'en')."""
+    if value is None:
+        return None
+    try:
+        items = tuple(kind(v.strip()) for v in value.split(",") if v.strip())
+    except ValueError:
+        items = ()
+    if not items:
+        raise S2SError(f"{option} {value}: expected a comma-separated list like {'1,2' if kind is int else 'ko,en'}")
+    return items
+
+
+def _given(cls: type, **values):
+    """`cls` built from the options given on the command line; its own defaults for the rest (one source)."""
+    return cls(**{k: v for k, v in values.items() if v is not None})
+
+
+@command("prepare")
+def prepare_command(
+    inputs: Annotated[
+        Optional[List[Path]],
+        typer.Argument(help="Corpora: .tsv / .csv / .xlsx tables, or aligned text files (corpus.ko corpus.en).",
+                       show_default=False),
+    ] = None,
+    sample: Annotated[bool, typer.Option("--sample", help="Use the bundled Tatoeba ko-en sample (out: data/sample).")] = False,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Directory to create [default: data/<input stem>].")] = None,
+    src: Annotated[Optional[str], typer.Option("--src", help="Default source language [default: the first language column].")] = None,
+    tgt: Annotated[Optional[str], typer.Option("--tgt", help="Default target language [default: the next one].")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="auto, tsv, csv, text or xlsx (auto: by file name).")] = "auto",
+    header: Annotated[bool, typer.Option("--header/--no-header", help="Tables: the first row names the columns (ko, en, 원문, 번역문).")] = True,
+    columns: Annotated[Optional[str], typer.Option("--columns", help="Tables: language columns by number from 1, e.g. 1,2.")] = None,
+    langs: Annotated[Optional[str], typer.Option("--langs", help="Languages of --columns or of the text files, e.g. ko,en.")] = None,
+    max_chars: Annotated[Optional[int], typer.Option("--max-chars", help="Drop pairs with a side longer than this [default: 1000].")] = None,
+    max_ratio: Annotated[Optional[float], typer.Option("--max-ratio", help="Drop pairs whose length ratio exceeds this [default: 6].")] = None,
+    dev: Annotated[Optional[int], typer.Option("--dev", help="Dev pairs taken from the corpus [default: min(1000, 10%)].")] = None,
+    test: Annotated[Optional[int], typer.Option("--test", help="Test pairs taken from the corpus [default: min(1000, 10%)].")] = None,
+    dev_file: Annotated[Optional[Path], typer.Option("--dev-file", help="Read dev from this file instead (any input format).")] = None,
+    test_file: Annotated[Optional[Path], typer.Option("--test-file", help="Read test from this file instead.")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for the splits and SentencePiece's sample.")] = 1,
+    model_type: Annotated[Optional[str], typer.Option("--model-type", help="SentencePiece model: unigram or bpe [default: unigram].")] = None,
+    vocab_size: Annotated[Optional[int], typer.Option("--vocab-size", help="Subword vocabulary size [default: 8000].")] = None,
+    joint: Annotated[bool, typer.Option("--joint/--separate", help="One vocabulary for both languages, or one each.")] = True,
+    strict: Annotated[bool, typer.Option("--strict", help="Stop at the first malformed line instead of skipping it.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace a non-empty output directory.")] = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Clean, split and encode parallel corpora into a data directory for train / evaluate / translate."""
+    from s2s.data.cleaning import CleaningOptions
+    from s2s.data.prepare import PrepareOptions, default_out, prepare, sample_corpus
+    from s2s.data.readers import ReadOptions
+    from s2s.data.subwords import SubwordOptions
+
+    if sample and inputs:
+        raise S2SError("--sample uses the bundled corpus: give no INPUT files with it")
+    paths = [sample_corpus()] if sample else list(inputs or [])
+    if not paths:
+        raise S2SError("no input files: give one or more corpora, or --sample")
+    options = PrepareOptions(
+        read=ReadOptions(format=fmt, header=header, columns=_split_list(columns, "--columns", int),
+                         langs=_split_list(langs, "--langs")),
+        clean=_given(CleaningOptions, max_chars=max_chars, max_ratio=max_ratio),
+        subwords=_given(SubwordOptions, model_type=model_type, vocab_size=vocab_size, joint=joint),
+        src=src, tgt=tgt, dev=dev, test=test, dev_file=dev_file, test_file=test_file,
+        seed=seed, strict=strict, force=force,
+    )
+    target = out or default_out(paths, sample)
+    if quiet:
+        prepare(paths, options, target)
+        return
+    from rich.console import Console
+
+    from s2s.data.display import TerminalProgress, show_summary
+
+    with TerminalProgress(Console(stderr=True)) as progress:
+        report = prepare(paths, options, target, progress)
+    show_summary(report, Console())
+
+
+# ---- train -----------------------------------------------------------------------------------------------
+
+
+@command("train")
+def train_command(
+    recipe: Annotated[Path, typer.Argument(help="A YAML recipe, e.g. recipes/transformer.yaml.")],
+    data: Annotated[Optional[Path], typer.Option("--data", help="Data directory from `s2s prepare` (default: the recipe's data.dir).")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run directory (default: runs/<recipe>-<timestamp>).")] = None,
+    overrides: SetOpt = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out (default: runs/latest) where it stopped.")] = False,
+    seed: SeedOpt = None,
+    device: Annotated[Optional[str], typer.Option("--device", help="cpu or cuda (default: the recipe's train.device).")] = None,
+    nproc: Annotated[Optional[int], typer.Option("--nproc", help="Train with N processes on this machine (torchrun + DistributedDataParallel).")] = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Train a model from a recipe on a prepared data directory."""
+    from s2s.config import load_recipe
+    from s2s.distributed import World, launch, strip_option
+    from s2s.runlog import new_run_dir
+    from s2s.train import train
+
+    sets = list(overrides or [])
+    if seed is not None:
+        sets.append(f"train.seed={seed}")
+    if device is not None:
+        sets.append(f"train.device={device}")
+    loaded = load_recipe(recipe, sets)
+    data_dir = data or (Path(loaded.data.dir) if loaded.data.dir else None)
+    if data_dir is None:
+        raise S2SError(f"{recipe}: data.dir is not set; pass --data DIR (a directory made by `s2s prepare`)")
+    if resume and out is None:
+        out = Path("runs") / "latest"
+        if not out.exists():
+            raise S2SError("--resume: no --out given and runs/latest does not exist")
+        out = out.resolve()
+    if nproc is not None and nproc > 1 and "WORLD_SIZE" not in os.environ:
+        argv = strip_option(sys.argv[1:], "--nproc")
+        if out is None:  # decided once here, so every process writes to the same run
+            argv += ["--out", str(new_run_dir(loaded.name))]
+        raise typer.Exit(launch(nproc, argv))
+    world = World.setup(loaded.train.device)
+    out = out or world.broadcast(new_run_dir(loaded.name))
+    result = train(loaded, data_dir, out, resume=resume, quiet=quiet, world=world)
+    world.close()
+    if not world.is_main:
+        return
+    best = "" if result.best is None else f", best {loaded.train.metric} {abs(result.best):.3f}"
+    typer.echo(f"trained {result.steps} steps{best}; run: {result.run_dir}", err=True)
+
+# ---- translate -------------------------------------------------------------------------------------------
+
+DecoderOpt = Annotated[Optional[str], typer.Option("--decoder", help="Decoding strategy (default: the recipe's): greedy, beam, sample.")]
+BeamOpt = Annotated[Optional[int], typer.Option("--beam", help="Beam size (beam).")]
+AlphaOpt = Annotated[Optional[float], typer.Option("--alpha", help="GNMT length penalty alpha (beam).")]
+TemperatureOpt = Annotated[Optional[float], typer.Option("--temperature", help="Sampling temperature (sample).")]
+TopKOpt = Annotated[Optional[int], typer.Option("--top-k", help="Sample among the k likeliest tokens (sample).")]
+TopPOpt = Annotated[Optional[float], typer.Option("--top-p", help="Nucleus sampling threshold (sample).")]
+DeviceOpt = Annotated[str, typer.Option("--device", help="cpu or cuda.")]
+
+
+def decode_overrides(decoder: Optional[str], beam: Optional[int], alpha: Optional[float], temperature: Optional[float],
+                     top_k: Optional[int], top_p: Optional[float], **more) -> tuple[Optional[str], dict]:
+    """Command-line decoding options as recipe `decode` keys (checked there like any recipe key)."""
+    if beam is not None and decoder is None:
+        decoder = "beam"
+    values = {"beam_size": beam, "length_penalty": alpha, "temperature": temperature, "top_k": top_k,
+              "top_p": top_p, **more}
+    return decoder, {k: v for k, v in values.items() if v is not None}
+
+
+@command("translate")
+def translate_command(
+    model: ModelOpt = None,
+    input: Annotated[Optional[Path], typer.Option("--input", "-i", help="Read this file instead of stdin.")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write here instead of stdout.")] = None,
+    decoder: DecoderOpt = None,
+    beam: BeamOpt = None,
+    alpha: AlphaOpt = None,
+    temperature: TemperatureOpt = None,
+    top_k: TopKOpt = None,
+    top_p: TopPOpt = None,
+    seed: SeedOpt = None,
+    nbest: Annotated[Optional[int], typer.Option("--nbest", help="Write N tab-separated candidates, each followed by its score.")] = None,
+    scores: Annotated[bool, typer.Option("--scores", help="Follow each translation with a tab and its model log-probability.")] = False,
+    device: DeviceOpt = "cpu",
+    attention: Annotated[Optional[str], typer.Option("--attention", metavar="FILE.png|-", help="Attention and Transformer models: a heatmap per sentence, FILE-1.png, FILE-2.png... (for input lines 1, 2...); '-': each output subword's most-attended source subword, on stderr.")] = None,
+) -> None:
+    """Translate lines from stdin (or -i) to stdout (or -o): one output line per input line, streamed."""
+    from s2s.plots.attention import AttentionReport
+    from s2s.translate import translate_stream
+
+    if nbest is not None and nbest < 1:
+        raise S2SError(f"--nbest {nbest}: must be at least 1")
+    name, values = decode_overrides(decoder, beam, alpha, temperature, top_k, top_p, seed=seed)
+    try:
+        translate_stream(model, name, values, input, output, nbest=nbest or 1, scores=scores, device=device,
+                         observe=AttentionReport(attention) if attention else None)
+    except BrokenPipeError:
+        _reader_left()
+
+
+def _reader_left() -> None:
+    """stdout's reader has gone (`s2s translate | head -3`): end with 0 and no traceback.
+
+    stdout is pointed at /dev/null first, so that flushing what is still buffered at exit cannot fail again.
+    (Typer turns an uncaught EPIPE into exit code 1, so this is done here rather than left to `main`.)
+    """
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass  # no real descriptor (CliRunner): nothing will be flushed to a closed pipe
+    raise typer.Exit(0)
+
+
+# ---- evaluate --------------------------------------------------------------------------------------------
+
+
+@command("evaluate")
+def evaluate_command(
+    model: ModelOpt = None,
+    bleu: Annotated[bool, typer.Option("--bleu", help="BLEU (the default when no metric is named).")] = False,
+    chrf: Annotated[bool, typer.Option("--chrf", help="chrF2: character n-grams, needs no tokenizer.")] = False,
+    ter: Annotated[bool, typer.Option("--ter", help="Translation edit rate.")] = False,
+    split: Annotated[str, typer.Option("--split", help="dev or test split of the run's data directory.")] = "test",
+    src: Annotated[Optional[Path], typer.Option("--src", help="Translate this file instead of a split (needs --ref).")] = None,
+    ref: Annotated[Optional[Path], typer.Option("--ref", help="References for --src or --hyp.")] = None,
+    hyp: Annotated[Optional[Path], typer.Option("--hyp", help="Score these existing translations (needs --ref).")] = None,
+    tgt_lang: Annotated[Optional[str], typer.Option("--tgt-lang", help="Target language for BLEU tokenisation (default: the run's; with --hyp and no -m, guessed from the references' script). ko uses ko-mecab when sacrebleu[ko] is installed.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
+    save_hyp: Annotated[Optional[Path], typer.Option("--save-hyp", help="Also write the translations to this file.")] = None,
+    decoder: DecoderOpt = None,
+    beam: BeamOpt = None,
+    alpha: AlphaOpt = None,
+    device: DeviceOpt = "cpu",
+) -> None:
+    """Score a run on its test split (or any files) with BLEU, chrF and TER through sacrebleu.
+
+    Korean targets: BLEU uses sacrebleu's ko-mecab tokenizer once `pip install "sacrebleu[ko]"` is done; without
+    it BLEU falls back to 13a and the output says so. chrF (--chrf) needs no tokenizer.
+    """
+    import json
+
+    from rich.console import Console
+
+    from s2s.evaluate import evaluate
+
+    if split not in ("dev", "test"):
+        raise S2SError(f"--split: {split!r} is not a split; choose one of: dev, test")
+    metrics = tuple(m for m, on in (("bleu", bleu), ("chrf", chrf), ("ter", ter)) if on) or ("bleu",)
+    name, values = decode_overrides(decoder, beam, alpha, None, None, None)
+    with _translation_progress(Console(stderr=True)) as progress:
+        result = evaluate(model, split, src, ref, hyp, metrics, name, values, device, save_hyp, tgt_lang, progress)
+    if as_json:
+        scores = {s.name: {"score": round(s.value, 4), "signature": s.signature} for s in result.scores}
+        if "BLEU" in scores:
+            scores["BLEU"]["tokenizer"] = result.tokenizer
+        typer.echo(json.dumps({"source": result.source, "sentences": result.sentences, "tgt_lang": result.tgt_lang,
+                               **scores, "notes": result.notes}, ensure_ascii=False))
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{result.source} ({result.sentences} sentences, target {result.tgt_lang})",
+                  title_justify="left")
+    table.add_column("metric", no_wrap=True)
+    table.add_column("score", justify="right", no_wrap=True)
+    table.add_column("sacrebleu signature", overflow="fold")  # never cut: the signature is what makes it citable
+    for score in result.scores:
+        fallback = score.name == "BLEU" and result.notes and result.tokenizer == "13a"
+        table.add_row(score.name + (" (13a fallback)" if fallback else ""), f"{score.value:.2f}", score.signature)
+    console = Console()
+    console.print(table)
+    for note in result.notes:
+        console.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)  # one line: greppable
+    if save_hyp is not None:
+        typer.echo(f"translations written to {save_hyp}", err=True)
+
+
+class _translation_progress:
+    """`with _translation_progress(console) as progress:` a transient bar fed by `progress(done, total)`,
+    shown only on a terminal so that scripts and logs see nothing of it."""
+
+    def __init__(self, console) -> None:
+        self.console, self.bar, self.task = console, None, None
+
+    def __enter__(self) -> Callable[[int, int], None]:
+        if self.console.is_terminal:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.bar = Progress(TextColumn("translating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                                console=self.console, transient=True)
+            self.bar.start()
+        return self.update
+
+    def update(self, done: int, total: int) -> None:
+        if self.bar is None:
+            return
+        if self.task is None:
+            self.task = self.bar.add_task("translate", total=total)
+        self.bar.update(self.task, completed=done)
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+# ---- list ------------------------------------------------------------------------------------------------
+
+
+@command("list")
+def list_command() -> None:
+    """List the registered architectures, decoding strategies and teacher-forcing schedules."""
+    import dataclasses
+
+    from rich.console import Console
+    from rich.table import Table
+
+    import s2s.decoding  # noqa: F401  (each import fills its registry)
+    import s2s.models  # noqa: F401
+    import s2s.teacher_forcing  # noqa: F401
+    from s2s.registry import ARCHITECTURES, DECODERS, SCHEDULES
+
+    console = Console()
+    for registry in (ARCHITECTURES, DECODERS, SCHEDULES):
+        table = Table(title=f"{registry.kind}s (recipe key: {registry.key})", title_justify="left")
+        table.add_column(registry.key)
+        table.add_column("what it is")
+        table.add_column("parameters (defaults)")
+        for entry in registry:
+            params = ", ".join(
+                f"{f.name}={f.default!r}" if f.default is not dataclasses.MISSING else f.name
+                for f in dataclasses.fields(entry.config)
+            )
+            table.add_row(entry.name, entry.help, params)
+        console.print(table)
+
+
+# ---- plot ------------------------------------------------------------------------------------------------
+
+
+def _print_table(title: str, headers: list[str], rows: list[list[str]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for i, header in enumerate(headers):
+        table.add_column(header, justify="left" if i == 0 else "right", no_wrap=i == 0)
+    for row in rows:
+        table.add_row(*row)
+    console = Console()
+    if not console.is_terminal:  # a pipe or a CI log has no width to fit: don't cut run names at 80 columns
+        console = Console(width=200)
+    console.print(table)
+
+
+@command("plot")
+def plot_command(
+    runs: Annotated[List[Path], typer.Argument(help="Run directories (runs/<name>): one, or several to compare.", show_default=False)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Picture to write: .png, .svg or .pdf.")] = Path("curves.png"),
+    text: Annotated[bool, typer.Option("--text", help="Print a table instead of drawing (needs no matplotlib).")] = False,
+) -> None:
+    """Training and validation curves of runs on shared axes: loss, perplexity, dev BLEU, learning rate, teacher forcing."""
+    from s2s.plots import INSTALL, has_matplotlib
+    from s2s.plots.curves import load_runs, plot_curves, summary_table
+
+    curves = load_runs(runs)
+    if not text and has_matplotlib():
+        typer.echo(f"wrote {plot_curves(curves, out)}", err=True)
+        return
+    if not text:
+        typer.echo(f"s2s: matplotlib is not installed, so a table instead of {out}; for pictures: {INSTALL}", err=True)
+    _print_table("training curves", *summary_table(curves))
+
+
+# ---- compare ---------------------------------------------------------------------------------------------
+
+
+@command("compare")
+def compare_command(
+    runs: Annotated[List[Path], typer.Argument(help="Run directories or checkpoint files to score on the same sentences.", show_default=False)],
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Also draw BLEU by source length to this picture (.png, .svg, .pdf).")] = None,
+    split: Annotated[str, typer.Option("--split", help="dev or test split of the runs' (shared) data directory.")] = "test",
+    src: Annotated[Optional[Path], typer.Option("--src", help="Translate this file instead of a split (needs --ref).")] = None,
+    ref: Annotated[Optional[Path], typer.Option("--ref", help="References for --src.")] = None,
+    by: Annotated[str, typer.Option("--by", help="Source length in words (any vocabulary) or subwords (runs sharing one vocabulary).")] = "words",
+    buckets: Annotated[str, typer.Option("--buckets", help="Upper bounds of the length buckets: 5,10,20,40 is 1-5, 6-10, 11-20, 21-40, 41+.")] = "5,10,20,40",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
+    decoder: DecoderOpt = None,
+    beam: BeamOpt = None,
+    alpha: AlphaOpt = None,
+    device: DeviceOpt = "cpu",
+) -> None:
+    """Score runs on the same test sentences: BLEU, chrF, size and speed, and BLEU by source-length bucket."""
+    import dataclasses
+    import json
+
+    from s2s.compare import compare
+    from s2s.plots.curves import duration
+
+    if split not in ("dev", "test"):
+        raise S2SError(f"--split: {split!r} is not a split; choose one of: dev, test")
+    edges = _split_list(buckets, "--buckets", int)
+    if out is not None:
+        from s2s.plots import require_matplotlib
+
+        require_matplotlib()  # before minutes of translating
+    name, values = decode_overrides(decoder, beam, alpha, None, None, None)
+    result = compare(runs, split, src, ref, name, values, device, edges, by)
+    if out is not None:
+        from s2s.plots.by_length import plot_by_length
+
+        typer.echo(f"wrote {plot_by_length(result, out)}", err=True)
+    if as_json:
+        typer.echo(json.dumps({**dataclasses.asdict(result), "buckets": [
+            {"label": b.label, "low": b.low, "high": b.high, "count": b.count} for b in result.buckets]},
+            ensure_ascii=False))
+        return
+    _print_table(f"{result.source} ({result.sentences} sentences)",
+                 ["run", "arch", "BLEU", "chrF2", "parameters", "train time", "tokens/s", "step"],
+                 [[r.name, r.arch or "?", f"{r.bleu:.2f}", f"{r.chrf:.2f}", _count(r.parameters),
+                   "-" if r.train_seconds is None else duration(r.train_seconds), _count(r.tokens_per_s), _count(r.steps)] for r in result.runs])
+    rows = [[b.label, str(b.count), *(_bleu(r.bucket_bleu[i]) for r in result.runs)]
+            for i, b in enumerate(result.buckets)]
+    rows.append(["all", str(result.sentences), *(_bleu(r.bleu) for r in result.runs)])
+    _print_table(f"BLEU by source length ({result.unit})", [f"source {result.unit}", "sentences",
+                                                           *(r.name for r in result.runs)], rows)
+
+
+def _count(value: Optional[float]) -> str:
+    return "-" if value is None else f"{value:,.0f}"
+
+
+def _bleu(value: Optional[float]) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def main() -> None:
+    try:
+        app()
+    except BrokenPipeError:
+        # `s2s translate | head -3`: the reader left; end quietly, with stdout closed so Python says nothing.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(0)
