@@ -1,0 +1,162 @@
+"""`s2s compare`: several runs scored on the same sentences, overall and by source length.
+
+Each run translates the same source file through `s2s.translator.Translator` (the one translation loop) and is
+scored with `s2s.metrics` (corpus BLEU and chrF through sacrebleu). The sentences are also split into buckets by
+source length (by default words, i.e. spaces + 1, so that every run gets the same buckets whatever its
+vocabulary; or subwords when all runs share one source vocabulary) and BLEU is computed inside each bucket:
+the comparison that shows a context-vector RNN falling behind attention as sentences grow. The bucket counts
+always add up to the corpus (an empty line counts as length 1).
+
+The runs must translate the same data: by default each run's own split (`test.<src>` in its checkpoint's data
+directory), refused if they are not the same sentences; or `--src FILE --ref FILE` for all of them.
+Not here: the picture (`s2s/plots/by_length.py`) and the tables (`s2s/cli.py`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Sequence
+
+from s2s.checkpoint import Checkpoint, load_checkpoint, resolve_checkpoint, run_dir_of
+from s2s.errors import S2SError
+from s2s.evaluate import _read
+from s2s.metrics import bleu, chrf
+
+DEFAULT_EDGES = (5, 10, 20, 40)  # buckets 1-5, 6-10, 11-20, 21-40, 41+
+UNITS = ("words", "subwords")
+
+
+@dataclass(frozen=True)
+class Bucket:
+    low: int  # shortest source length in the bucket
+    high: Optional[int]  # longest, None: no upper limit
+    count: int  # sentences that fall in it
+
+    @property
+    def label(self) -> str:
+        if self.high is None:
+            return f"{self.low}+"
+        return str(self.low) if self.low == self.high else f"{self.low}–{self.high}"
+
+    def holds(self, length: int) -> bool:
+        return self.low <= length and (self.high is None or length <= self.high)
+
+
+@dataclass
+class RunScore:
+    name: str
+    arch: Optional[str]
+    bleu: float
+    chrf: float
+    parameters: Optional[int]
+    train_seconds: Optional[float]
+    tokens_per_s: Optional[float]  # training throughput: tokens seen / training seconds
+    steps: Optional[int]
+    bucket_bleu: list[Optional[float]]  # BLEU inside each bucket; None for an empty bucket
+
+
+@dataclass
+class Comparison:
+    source: str  # what was translated, for the table title
+    sentences: int
+    unit: str  # "words" or "subwords"
+    buckets: list[Bucket]
+    runs: list[RunScore]
+
+
+def make_buckets(lengths: Sequence[int], edges: Sequence[int] = DEFAULT_EDGES) -> list[Bucket]:
+    """Buckets 1..e1, e1+1..e2, ..., last+1.. with their counts; `edges` are increasing upper bounds."""
+    if not edges or any(b <= a for a, b in zip(edges, edges[1:])) or edges[0] < 1:
+        raise S2SError(f"--buckets {','.join(map(str, edges))}: give increasing upper bounds >= 1, e.g. 5,10,20,40")
+    bounds = [(1, edges[0])] + [(a + 1, b) for a, b in zip(edges, edges[1:])] + [(edges[-1] + 1, None)]
+    return [Bucket(low, high, sum(1 for n in lengths if Bucket(low, high, 0).holds(max(1, n))))
+            for low, high in bounds]
+
+
+def compare(runs: Sequence[Path], split: str = "test", src: Optional[Path] = None, ref: Optional[Path] = None,
+            strategy: Optional[str] = None, decode_overrides: Optional[dict] = None, device: str = "cpu",
+            edges: Sequence[int] = DEFAULT_EDGES, unit: str = "words") -> Comparison:
+    from s2s.data.subwords import Vocab
+    from s2s.translator import Translator
+
+    if not runs:
+        raise S2SError("no runs given: name two or more run directories (or checkpoint files) to compare")
+    if unit not in UNITS:
+        raise S2SError(f"--by {unit!r}: choose one of: {', '.join(UNITS)}")
+    if (src is None) != (ref is None):
+        raise S2SError("--src and --ref go together: a source file to translate and its references")
+    paths = [resolve_checkpoint(Path(r)) for r in runs]
+    ckpts = [load_checkpoint(p) for p in paths]
+    names = _names(paths)
+    _same_direction(ckpts, names)
+    if src is not None and ref is not None:
+        sources, references = _read(src, "source"), _read(ref, "reference")
+        described = f"{src} vs {ref}"
+    else:
+        sources, references, described = _shared_split(ckpts, names, split)
+    if len(sources) != len(references):
+        raise S2SError(f"{len(sources)} source lines but {len(references)} references: the files must align")
+    if not references:
+        raise S2SError("nothing to score: the reference file is empty")
+    if unit == "words":
+        lengths = [len(line.split()) for line in sources]
+    else:
+        if len({c.src_vocab for c in ckpts}) > 1:
+            raise S2SError("--by subwords: the runs use different source vocabularies, so their subword lengths "
+                           "differ; use --by words")
+        vocab = Vocab.from_bytes(ckpts[0].src_vocab)
+        lengths = [len(vocab.encode(line)) for line in sources]
+    buckets = make_buckets(lengths, edges)
+    members = [[i for i, n in enumerate(lengths) if b.holds(max(1, n))] for b in buckets]
+    scores = []
+    for name, ckpt in zip(names, ckpts):
+        translator = Translator.from_checkpoint(ckpt, strategy, decode_overrides, device)
+        hyps = [t.text for t in translator.translate(sources)]
+        lang = ckpt.tgt_lang
+        per_bucket = [bleu([hyps[i] for i in idx], [references[i] for i in idx], lang).value if idx else None
+                      for idx in members]
+        info = ckpt.info or {}
+        seconds, tokens = info.get("train_seconds"), info.get("tokens_seen")
+        scores.append(RunScore(
+            name=name, arch=(ckpt.recipe.get("model") or {}).get("arch"),
+            bleu=bleu(hyps, references, lang).value, chrf=chrf(hyps, references).value,
+            parameters=info.get("parameters"), train_seconds=seconds,
+            tokens_per_s=tokens / seconds if tokens and seconds else None, steps=info.get("step"),
+            bucket_bleu=per_bucket))
+    return Comparison(described, len(references), unit, buckets, scores)
+
+
+def _names(paths: list[Path]) -> list[str]:
+    """Each checkpoint's run directory name; the full path where two runs share a name."""
+    dirs = [run_dir_of(p) for p in paths]
+    names = [d.name for d in dirs]
+    if len(set(names)) < len(names):
+        names = [str(p) for p in paths]
+    return names
+
+
+def _same_direction(ckpts: list[Checkpoint], names: list[str]) -> None:
+    first = f"{ckpts[0].src_lang}→{ckpts[0].tgt_lang}"
+    for name, ckpt in zip(names[1:], ckpts[1:]):
+        if f"{ckpt.src_lang}→{ckpt.tgt_lang}" != first:
+            raise S2SError(f"{names[0]} translates {first} but {name} translates {ckpt.src_lang}→{ckpt.tgt_lang}: "
+                           "runs compared must translate the same way")
+
+
+def _shared_split(ckpts: list[Checkpoint], names: list[str], split: str) -> tuple[list[str], list[str], str]:
+    """The split every run was trained next to; refused unless all runs hold the same sentences."""
+    found = []
+    for name, ckpt in zip(names, ckpts):
+        data_dir = Path(ckpt.data_dir)
+        src_file, ref_file = data_dir / f"{split}.{ckpt.src_lang}", data_dir / f"{split}.{ckpt.tgt_lang}"
+        if not src_file.is_file() or not ref_file.is_file():
+            raise S2SError(f"{name}: its {split} split {src_file} is missing (was {data_dir} moved?); "
+                           "use --src FILE --ref FILE")
+        found.append((data_dir, _read(src_file, "source"), _read(ref_file, "reference")))
+    first_dir, sources, references = found[0]
+    for name, (data_dir, other_src, other_ref) in zip(names[1:], found[1:]):
+        if other_src != sources or other_ref != references:
+            raise S2SError(f"{names[0]} and {name} have different {split} splits ({first_dir} and {data_dir}): "
+                           "scores would not be comparable; give the same files to all with --src FILE --ref FILE")
+    return sources, references, f"{split} split of {first_dir}"
