@@ -1,0 +1,77 @@
+"""What the benchmarks share: where the data is, a ko-en data directory prepared once, child processes measured.
+
+The ko-en data directory is prepared once (train from `../shared/data/ko-en/train.tsv`, dev from its `dev.tsv`,
+an 8,000-piece joint vocabulary) into `$S2S_BENCH_CACHE` (default `/tmp/s2s-bench-cache`) and reused by every
+benchmark. Each measured run happens in a child process so its peak memory (`ru_maxrss`) is its own.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+KO_EN = SHARED_DATA / "ko-en"
+CACHE = Path(os.environ.get("S2S_BENCH_CACHE", "/tmp/s2s-bench-cache"))
+
+
+def have_shared(name: str) -> bool:
+    """True when ../shared/data is there; otherwise says why the benchmark is skipped."""
+    if (KO_EN / "train.tsv").is_file():
+        return True
+    print(f"{name}: skipped: needs {KO_EN} (the shared data beside the repository)")
+    return False
+
+
+@dataclass
+class ChildRun:
+    seconds: float
+    peak_mib: float
+    stdout: str
+    stderr: str
+
+
+def run_child(args: list[str], cwd: Path = REPO, env: dict | None = None, check: bool = True) -> ChildRun:
+    """Run `python ARGS` (e.g. `-m s2s train ...`) and measure its wall time and its own peak RSS."""
+    import tempfile
+
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        child = subprocess.Popen([sys.executable, *args], cwd=cwd, stdout=out, stderr=err,
+                                 env={**os.environ, **(env or {})})
+        _, status, usage = os.wait4(child.pid, 0)
+        seconds = time.perf_counter() - started
+        child.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
+    if check and child.returncode != 0:
+        raise SystemExit(f"failed: {' '.join(args)}\n{stderr[-3000:]}")
+    return ChildRun(seconds, usage.ru_maxrss / 1024, stdout, stderr)  # ru_maxrss is KiB on Linux
+
+
+def prepared_koen() -> Path:
+    out = CACHE / "ko-en"
+    if not (out / "manifest.json").is_file():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        print(f"preparing ko-en into {out} (once) ...", file=sys.stderr, flush=True)
+        run_child(["-m", "s2s", "prepare", str(KO_EN / "train.tsv"), "--dev-file", str(KO_EN / "dev.tsv"),
+                   "--test", "1000", "--vocab-size", "8000", "--out", str(out), "--force", "--quiet"])
+    return out
+
+
+def table(title: str, columns: list[str], rows: list[list]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=title, title_justify="left")
+    for c in columns:
+        t.add_column(c, justify="right" if c != columns[0] else "left")
+    for r in rows:
+        t.add_row(*[f"{v:,.1f}" if isinstance(v, float) else (f"{v:,}" if isinstance(v, int) else str(v)) for v in r])
+    Console().print(t)
