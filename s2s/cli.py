@@ -46,10 +46,26 @@ def command(name: Optional[str] = None, **kwargs) -> Callable:
             except KeyboardInterrupt:
                 typer.echo("s2s: interrupted", err=True)
                 raise typer.Exit(130)
+            except BrokenPipeError:
+                _reader_left()
 
         return app.command(name, **kwargs)(wrapped)
 
     return register
+
+
+def _reader_left() -> None:
+    """stdout's reader has gone (`s2s translate | head -3`): end with 0 and no traceback.
+
+    stdout is pointed at /dev/null first, so that flushing what is still buffered at exit cannot fail again.
+    (Typer turns an uncaught EPIPE into exit code 1, so this is done in `command` rather than left to `main`.)
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass  # no real descriptor (CliRunner): nothing will be flushed to a closed pipe
+    raise typer.Exit(0)
 
 
 # Options shared by several commands, declared once.
@@ -107,7 +123,7 @@ def prepare_command(
     dev_file: Annotated[Optional[Path], typer.Option("--dev-file", help="Read dev from this file instead (any input format).")] = None,
     test_file: Annotated[Optional[Path], typer.Option("--test-file", help="Read test from this file instead.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed for the splits and SentencePiece's sample.")] = 1,
-    model_type: Annotated[Optional[str], typer.Option("--model-type", help="SentencePiece model: unigram or bpe [default: unigram].")] = None,
+    model_type: Annotated[Optional[str], typer.Option("--model-type", help="SentencePiece model: unigram, bpe or word (one piece per whitespace word) [default: unigram].")] = None,
     vocab_size: Annotated[Optional[int], typer.Option("--vocab-size", help="Subword vocabulary size [default: 8000].")] = None,
     joint: Annotated[bool, typer.Option("--joint/--separate", help="One vocabulary for both languages, or one each.")] = True,
     strict: Annotated[bool, typer.Option("--strict", help="Stop at the first malformed line instead of skipping it.")] = False,
@@ -228,7 +244,7 @@ def translate_command(
     top_k: TopKOpt = None,
     top_p: TopPOpt = None,
     seed: SeedOpt = None,
-    nbest: Annotated[Optional[int], typer.Option("--nbest", help="Write N tab-separated candidates, each followed by its score.")] = None,
+    nbest: Annotated[Optional[int], typer.Option("--nbest", help="Write N tab-separated candidates, each followed by a tab and its score (beam: N at most --beam; sample: N draws).")] = None,
     scores: Annotated[bool, typer.Option("--scores", help="Follow each translation with a tab and its model log-probability.")] = False,
     device: DeviceOpt = "cpu",
     attention: Annotated[Optional[str], typer.Option("--attention", metavar="FILE.png|-", help="Attention and Transformer models: a heatmap per sentence, FILE-1.png, FILE-2.png... (for input lines 1, 2...); '-': each output subword's most-attended source subword, on stderr.")] = None,
@@ -240,27 +256,8 @@ def translate_command(
     if nbest is not None and nbest < 1:
         raise S2SError(f"--nbest {nbest}: must be at least 1")
     name, values = decode_overrides(decoder, beam, alpha, temperature, top_k, top_p, seed=seed)
-    try:
-        translate_stream(model, name, values, input, output, nbest=nbest or 1, scores=scores, device=device,
-                         observe=AttentionReport(attention) if attention else None)
-    except BrokenPipeError:
-        _reader_left()
-
-
-def _reader_left() -> None:
-    """stdout's reader has gone (`s2s translate | head -3`): end with 0 and no traceback.
-
-    stdout is pointed at /dev/null first, so that flushing what is still buffered at exit cannot fail again.
-    (Typer turns an uncaught EPIPE into exit code 1, so this is done here rather than left to `main`.)
-    """
-    import os
-
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError, AttributeError):
-        pass  # no real descriptor (CliRunner): nothing will be flushed to a closed pipe
-    raise typer.Exit(0)
+    translate_stream(model, name, values, input, output, nbest=nbest or 1, scores=scores, device=device,
+                     observe=AttentionReport(attention) if attention else None)
 
 
 # ---- evaluate --------------------------------------------------------------------------------------------
@@ -484,10 +481,4 @@ def _bleu(value: Optional[float]) -> str:
 
 
 def main() -> None:
-    try:
-        app()
-    except BrokenPipeError:
-        # `s2s translate | head -3`: the reader left; end quietly, with stdout closed so Python says nothing.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        sys.exit(0)
+    app()

@@ -96,8 +96,8 @@ def evaluate(model: Optional[Path] = None, split: str = "test", src: Optional[Pa
             sources, references = _read(src_file, "source"), _read(ref_file, "reference")
             _aligned(sources, src_file, references, ref_file)
             source = f"{split} split of {data_dir}"
-        if not references:
-            raise S2SError(f"nothing to score: {ref or ref_file} is empty")
+        if not references:  # before loading the model and translating nothing
+            raise S2SError(f"nothing to score: {ref if ref is not None else ref_file} is empty")
         translator = Translator.from_checkpoint(ckpt, strategy, decode_overrides, device)
         done = 0
 

@@ -48,25 +48,26 @@ def translate_stream(model: Optional[Path], strategy: Optional[str], decode_over
     `observe(translator, line, translation)` sees every input line in order before its output is written
     (`s2s translate --attention`: `s2s.plots.attention.AttentionReport`).
     """
+    if input is not None and output is not None and Path(output).resolve() == Path(input).resolve():
+        raise S2SError(f"-o {output}: is the input file too; writing it would erase the lines still to translate")
     overrides = dict(decode_overrides)
     if nbest > 1:
         overrides["nbest"] = nbest
     ckpt = load_checkpoint(resolve_checkpoint(model))
-    translator = Translator.from_checkpoint(ckpt, strategy, overrides, device)
-    if nbest > 1 and getattr(translator.decode_config, "nbest", 1) < nbest:
-        raise S2SError(f"--nbest {nbest}: the {translator.strategy} decoder returns one candidate; use --decoder beam "
-                       "or --decoder sample")
+    translator = Translator.from_checkpoint(ckpt, strategy, overrides, device)  # refuses --nbest with greedy
     source: BinaryIO
     if input is not None:
         try:
             source = open(input, "rb")
         except OSError as err:
             raise S2SError(f"{input}: cannot read: {err.strerror}") from None
-    else:
+    else:  # sys.stdin's bytes: read_chunks splits lines at b"\n" only and decodes UTF-8 itself
         source = getattr(sys.stdin, "buffer", sys.stdin)
     try:
         sink: BinaryIO = getattr(sys.stdout, "buffer", sys.stdout) if output is None else open(output, "wb")
     except OSError as err:
+        if input is not None:
+            source.close()
         raise S2SError(f"{output}: cannot write: {err.strerror}") from None
     if output is None:
         sys.stdout.flush()  # the bytes below go under the text layer: nothing of it may be left to come after

@@ -14,7 +14,7 @@ from typing import Any, Callable, Optional, Sequence
 
 import torch
 
-from s2s.checkpoint import Checkpoint, load_checkpoint
+from s2s.checkpoint import Checkpoint, load_checkpoint, load_weights
 from s2s.config import Recipe, recipe_from_dict
 from s2s.data.subwords import Vocab
 from s2s.decoding import Hypothesis
@@ -52,7 +52,7 @@ class Translator:
         recipe = recipe_from_dict(ckpt.recipe, name="checkpoint")
         src_vocab, tgt_vocab = Vocab.from_bytes(ckpt.src_vocab), Vocab.from_bytes(ckpt.tgt_vocab)
         model = build_model(recipe.model.name, recipe.model.config, src_vocab.size, tgt_vocab.size)
-        model.load_state_dict(ckpt.model_state)
+        load_weights(model, ckpt)
         model.to(device)
         name, config = decoder_from(recipe, strategy, decode_overrides)
         max_positions = getattr(recipe.model.config, "max_positions", None) or 512
@@ -62,7 +62,7 @@ class Translator:
         """One `Translation` per line, in order; `progress(n)` is called after each batch with its n sentences."""
         kept = [i for i, line in enumerate(lines) if line.strip()]
         encoded: list[list[int]] = [[] for _ in lines]
-        for i, ids in zip(kept, self.src_vocab.encode_batch([lines[i] for i in kept])):
+        for i, ids in zip(kept, self.src_vocab.encode_batch([_encodable(lines[i]) for i in kept])):
             encoded[i] = ids[: self.max_src_len]
         results: list[Optional[Translation]] = [None] * len(lines)
         order = sorted((i for i in kept if encoded[i]), key=lambda i: len(encoded[i]))
@@ -115,6 +115,16 @@ def decoder_from(recipe: Recipe, strategy: Optional[str], overrides: Optional[di
         if key in given and key in CLI_FLAGS:  # name the option as typed: "--beam 0: must be >= 1"
             raise S2SError(f"{CLI_FLAGS[key]} {given[key]}: {str(err).partition(': ')[2]}") from None
         raise
+
+
+def _encodable(text: str) -> str:
+    """`text` with any lone surrogate as U+FFFD: a Python str may hold one (never text decoded from UTF-8 input),
+    and SentencePiece refuses the whole call rather than the character."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
 
 
 def _length_batches(order: list[int], encoded: list[list[int]], batch_tokens: int, max_sentences: int = 128):

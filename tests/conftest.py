@@ -63,3 +63,32 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory, prepared_sample: Path) -> Path:
+    """`<tmp>/runs/tiny`: one tiny attention GRU trained for 30 steps (seconds), shared by the translate and
+    evaluate tests; `<tmp>/runs/latest` points at it. This far from trained it would write only spaces or end at
+    once: a high learning rate and `min_len: 3` in its recipe's decoder make every translation non-empty text
+    (punctuation, mostly), and the scores differ from sentence to sentence."""
+    import torch
+
+    from s2s.config import recipe_from_dict
+    from s2s.train import train
+
+    raw = {
+        "data": {"max_tokens": 600, "max_len": 40},
+        "model": {"arch": "attention", "cell": "gru", "embed": 24, "encoder_hidden": 24, "encoder_layers": 1,
+                  "hidden": 32, "decoder_layers": 1, "dropout": 0.0},
+        "train": {"seed": 3, "max_steps": 30, "lr": 0.01, "log_every": 10, "valid_every": 1000,
+                  "valid_bleu": False, "metric": "loss"},
+        "decode": {"strategy": "beam", "beam_size": 3, "min_len": 3},
+    }
+    run = tmp_path_factory.mktemp("tiny-run") / "runs" / "tiny"
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # session fixtures start before the autouse `one_thread`
+    try:
+        train(recipe_from_dict(raw, name="tiny-run"), prepared_sample, run, quiet=True)
+    finally:
+        torch.set_num_threads(threads)
+    return run
