@@ -152,14 +152,18 @@ def prepare_command(
     target = out or default_out(paths, sample)
     if quiet:
         prepare(paths, options, target)
-        return
-    from rich.console import Console
+    else:
+        from rich.console import Console
 
-    from s2s.data.display import TerminalProgress, show_summary
+        from s2s.data.display import TerminalProgress, show_summary
 
-    with TerminalProgress(Console(stderr=True)) as progress:
-        report = prepare(paths, options, target, progress)
-    show_summary(report, Console())
+        with TerminalProgress(Console(stderr=True)) as progress:
+            report = prepare(paths, options, target, progress)
+        show_summary(report, Console())
+    if out is None:  # the default place: `s2s train` finds the newest data directory as data/latest
+        from s2s.runlog import point_latest
+
+        point_latest(target)
 
 
 # ---- train -----------------------------------------------------------------------------------------------
@@ -190,8 +194,11 @@ def train_command(
         sets.append(f"train.device={device}")
     loaded = load_recipe(recipe, sets)
     data_dir = data or (Path(loaded.data.dir) if loaded.data.dir else None)
+    if data_dir is None and (Path("data") / "latest").exists():
+        data_dir = Path("data") / "latest"  # the newest `s2s prepare` into its default place
     if data_dir is None:
-        raise S2SError(f"{recipe}: data.dir is not set; pass --data DIR (a directory made by `s2s prepare`)")
+        raise S2SError(f"{recipe}: data.dir is not set and there is no data/latest; pass --data DIR "
+                       "(a directory made by `s2s prepare`)")
     if resume and out is None:
         out = Path("runs") / "latest"
         if not out.exists():

@@ -224,3 +224,17 @@ def test_bf16_autocast_trains_on_the_cpu(prepared_sample, tmp_path):
     assert all(p.dtype == torch.float32 for p in run.model.parameters())  # weights stay fp32; matmuls run in bf16
     with pytest.raises(S2SError, match="fp16 needs a CUDA device"):
         train(recipe(train={"precision": "fp16"}), prepared_sample, tmp_path / "fp", quiet=True)
+
+
+def test_prepare_then_train_as_typed_finds_data_latest(cli, tmp_path, monkeypatch):
+    """`s2s prepare CORPUS && s2s train RECIPE` with no --data: train takes the newest prepared directory."""
+    monkeypatch.chdir(tmp_path)
+    result = cli("prepare", "--sample", "--vocab-size", "800", "--dev", "50", "--test", "50", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "data" / "latest").resolve() == (tmp_path / "data" / "sample").resolve()
+    recipe_file = tmp_path / "r.yaml"
+    recipe_file.write_text(yaml.safe_dump({**TINY, "train": {**TINY["train"], "max_steps": 2}}))
+    result = cli("train", recipe_file, "--quiet")
+    assert result.exit_code == 0, result.output
+    ckpt = load_checkpoint(tmp_path / "runs" / "latest" / "checkpoints" / "last.pt")
+    assert Path(ckpt.data_dir) == (tmp_path / "data" / "sample").resolve()
