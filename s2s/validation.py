@@ -1,4 +1,5 @@
-"""Validation during training: dev loss and perplexity over the whole dev split, and dev BLEU by greedy decoding.
+"""Validation during training: dev loss and perplexity over the whole dev split, and dev BLEU and exact match
+(% of sentences whose words all equal the reference's; the convergence criterion of bench/peers.py) by greedy decoding.
 
 BLEU is computed on detokenised text against the references exactly as `prepare` cleaned them, through the same
 `Translator` and `metrics.bleu` that `s2s evaluate` uses, so a dev BLEU logged here is the figure evaluate prints.
@@ -74,6 +75,8 @@ class Validator:
                 translator = Translator(model, self.src_vocab, self.tgt_vocab, "greedy", self.greedy, device)
                 hyps = [t.text for t in translator.translate(self.sources)]
                 result["dev_bleu"] = bleu(hyps, self.references, self.tgt_lang).value
+                same = sum(h.split() == r.split() for h, r in zip(hyps, self.references))
+                result["dev_exact_match"] = 100.0 * same / len(self.references)
             return result
         finally:
             model.train(was_training)

@@ -16,6 +16,10 @@ Training choices, and why:
   high (N). Please set it to a value <= M") or smaller than the characters it must cover ("smaller than
   required_chars. N vs M"); `train_vocab` trains again with M and returns a note saying so, which the summary
   shows and the manifest records (`vocab.requested_size` beside `vocab.sizes`).
+- `model_type`: unigram (default) or bpe split words into subwords; `word` makes each whitespace-separated word
+  one piece (words outside the `vocab_size` most frequent become `<unk>`), for corpora that are already
+  tokenised into a closed vocabulary, such as the peer benchmark's synthetic cipher (`bench/peers.py`), where
+  word pieces make s2s see exactly the tokens the peer toolkits see.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from s2s import BOS_ID, EOS_ID, PAD_ID, SPECIAL_TOKENS, UNK_ID
 from s2s.data.cleaning import normalize
 from s2s.errors import S2SError
 
-MODEL_TYPES = ("unigram", "bpe")
+MODEL_TYPES = ("unigram", "bpe", "word")
 SPM_THREADS = 4  # fixed: the model depends on it (see above); 4 is as fast as 2 on 2 cores and faster on more
 MIN_VOCAB = 16
 _TOO_HIGH = re.compile(r"Vocabulary size too high \((\d+)\)\. Please set it to a value <= (\d+)")
@@ -43,7 +47,7 @@ _TOO_LOW = re.compile(r"Vocabulary size is smaller than required_chars\. (\d+) v
 class SubwordOptions:
     """What SentencePiece is trained with."""
 
-    model_type: str = "unigram"  # unigram (SentencePiece's default, subword regularisation-ready) or bpe
+    model_type: str = "unigram"  # unigram (SentencePiece's default, subword regularisation-ready), bpe or word
     vocab_size: int = 8000  # a joint ko+en vocabulary for corpora of 10^4-10^6 pairs
     joint: bool = True  # one model for both languages (shared pieces: names, numbers, code) or one each
     character_coverage: float = 0.9995
