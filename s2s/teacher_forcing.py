@@ -128,6 +128,11 @@ class TeacherForcingConfig:
         values = dict(values)
         name = values.pop("schedule", "constant")
         common = {k: values.pop(k) for k in cls.COMMON if k in values}
+        schedule_keys = set(SCHEDULES.entry(name, f"{path}.schedule").config.__dataclass_fields__)
+        unknown = [k for k in values if k not in schedule_keys]
+        if unknown:  # name every key the section takes, not only the schedule's own
+            valid = ", ".join(sorted(schedule_keys | set(cls.COMMON) | {"schedule"}))
+            raise ConfigError(f"{path}.{unknown[0]}", f"unknown key; valid keys: {valid}")
         params = SCHEDULES.build_config(name, values, path)
         base = from_mapping(_Common, common, path)
         return cls(schedule=name, params=params, **{k: getattr(base, k) for k in cls.COMMON})
