@@ -275,7 +275,7 @@ def quiet_machine(limit: float = 1.3, wait: int = 600) -> float:
 
 
 def median_of(runs: list[dict]) -> dict:
-    return {k: statistics.median(r[k]) if isinstance(runs[0][k], (int, float)) else runs[0][k]
+    return {k: statistics.median([r[k] for r in runs]) if isinstance(runs[0][k], (int, float)) else runs[0][k]
             for k in runs[0]} if len(runs) > 1 else runs[0]
 
 
@@ -361,7 +361,7 @@ def print_table(ours: dict, peers: dict, rec: dict, conv, start, loads: list[flo
         for beam, key in ((1, "greedy_sent_s"), (5, "beam_sent_s")):
             d = o[f"beam{beam}"]
             target, ok, ratio = "", None, _ratio(d["sent_s"], on and on[key])
-            ct2 = rec.get((f"ct2 float32 transformer_step300", beam)) if model == "transformer" else None
+            ct2 = rec.get(("ct2 float32 transformer_step300", beam)) if model == "transformer" else None
             if model == "lstm" and beam == 5:
                 target, ok, ratio = ">= 2x joey", jo and d["sent_s"] >= 2 * jo[key], _ratio(d["sent_s"], jo and jo[key])
             row(f"{name} {'greedy' if beam == 1 else 'beam-5'} sent/s, 300-step model ({d['hyp_tokens'] / 500:.1f} "
