@@ -5,10 +5,12 @@ resumable checkpoints, the training state (optimiser, step, data position, RNG s
 `torch.save` but contains only tensors and plain data, and is read with `torch.load(weights_only=True)`: opening
 a checkpoint never unpickles arbitrary objects, so a planted payload cannot run.
 
-Each file records its format version, the s2s version and a SHA-256 of its weights; a truncated or corrupted
-file, a checksum mismatch or an unknown format version is refused with a message that says which. Writes go to a
-temporary file in the same directory, are flushed to disk, then renamed over the target: a process killed at
-any moment leaves the previous checkpoint intact.
+Anything that is not a zip archive (as `torch.save` writes) is refused before any unpickler sees it, and every
+field is type-checked before use. Each file records its format version, the s2s version, a SHA-256 of its weights
+and one of everything else (recipe, vocabularies, training state); a truncated or corrupted file, a checksum
+mismatch or an unknown format version is refused with a message that says which. Writes go to a temporary file
+in the same directory, are flushed to disk, then renamed over the target (`atomic_write_bytes`): a process
+killed at any moment leaves the previous checkpoint intact.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from __future__ import annotations
 import hashlib
 import io
 import pickle
-import zipfile
+import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -29,16 +32,50 @@ from s2s.errors import S2SError
 
 FORMAT = "s2s-checkpoint"
 FORMAT_VERSION = 1
+ZIP_MAGIC = b"PK\x03\x04"
 
 
 def weights_digest(state_dict: dict[str, torch.Tensor]) -> str:
     """SHA-256 over parameter names, dtypes, shapes and raw bytes, in sorted order."""
     h = hashlib.sha256()
     for name in sorted(state_dict):
-        t = state_dict[name].detach().to("cpu").contiguous()
-        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
-        h.update(t.view(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        _feed_tensor(h, name, state_dict[name])
     return h.hexdigest()
+
+
+def content_digest(fields: dict) -> str:
+    """SHA-256 over everything else a checkpoint holds (recipe, vocabularies, training state), walked in order.
+
+    The optimiser's moments are twice the size of the weights: without this, most flipped bits would land there
+    and a resumed run would carry them on silently.
+    """
+    h = hashlib.sha256()
+    _feed(h, fields)
+    return h.hexdigest()
+
+
+def _feed_tensor(h, name: str, t: torch.Tensor) -> None:
+    t = t.detach().to("cpu").contiguous()
+    h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+    h.update(t.view(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+
+
+def _feed(h, value) -> None:
+    if isinstance(value, torch.Tensor):
+        _feed_tensor(h, "T", value)
+    elif isinstance(value, dict):
+        h.update(f"{{{len(value)}".encode())
+        for key in sorted(value, key=repr):
+            h.update(f"{key!r}=".encode())
+            _feed(h, value[key])
+    elif isinstance(value, (list, tuple)):  # a tuple may come back as a list: the same content either way
+        h.update(f"[{len(value)}".encode())
+        for item in value:
+            _feed(h, item)
+    elif isinstance(value, bytes):
+        h.update(f"b{len(value)}|".encode() + value)
+    else:
+        h.update(f"{type(value).__name__}:{value!r}|".encode())
 
 
 @dataclass
@@ -55,15 +92,11 @@ class Checkpoint:
     vocab_fingerprint: str  # sha256 of the two vocabularies: resuming on other data is refused
     training: Optional[dict] = None  # optimiser, step, data position, RNG: present in resumable checkpoints
     info: Optional[dict] = None  # anything descriptive: parameter count, training time, tokens/s
+    source: str = ""  # the file it was loaded from, for messages (not saved)
 
     def to_payload(self) -> dict:
-        return {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "s2s_version": s2s.__version__,
+        content = {
             "recipe": self.recipe,
-            "model_state": self.model_state,
-            "weights_sha256": weights_digest(self.model_state),
             "src_lang": self.src_lang,
             "tgt_lang": self.tgt_lang,
             "src_vocab": self.src_vocab,
@@ -72,6 +105,15 @@ class Checkpoint:
             "vocab_fingerprint": self.vocab_fingerprint,
             "training": self.training,
             "info": self.info or {},
+        }
+        return {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "s2s_version": s2s.__version__,
+            "model_state": self.model_state,
+            "weights_sha256": weights_digest(self.model_state),
+            **content,
+            "content_sha256": content_digest(content),
         }
 
 
@@ -82,10 +124,7 @@ def vocab_fingerprint(src_vocab: bytes, tgt_vocab: bytes) -> str:
 def save_checkpoint(ckpt: Checkpoint, path: Path) -> None:
     buffer = io.BytesIO()
     torch.save(ckpt.to_payload(), buffer)
-    try:
-        atomic_write_bytes(Path(path), buffer.getvalue())
-    except OSError as err:
-        raise S2SError(f"{path}: cannot write checkpoint: {err.strerror or err}") from None
+    atomic_write_bytes(Path(path), buffer.getvalue())  # S2SError naming the file when it can't be written
 
 
 def load_checkpoint(path: Path) -> Checkpoint:
@@ -94,12 +133,25 @@ def load_checkpoint(path: Path) -> Checkpoint:
     if not path.is_file():
         raise S2SError(f"{path}: no such checkpoint file")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        with open(path, "rb") as f:
+            magic = f.read(4)
+    except OSError as err:
+        raise S2SError(f"{path}: cannot read: {err.strerror or err}") from None
+    if magic != ZIP_MAGIC:  # torch.save writes a zip archive; anything else is not handed to any unpickler
+        what = "the file is empty" if not magic else "not a zip archive as torch.save writes"
+        raise S2SError(f"{path}: not an s2s checkpoint ({what}; nothing in it was read or run)")
+    try:
+        with warnings.catch_warnings():  # torch warns about pickle protocols; the verdict below is the message
+            warnings.simplefilter("ignore")
+            payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else "unsafe content"
-        raise S2SError(f"{path}: refused: the file holds objects other than tensors and plain data ({first[:160]})") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as err:
-        raise S2SError(f"{path}: not a readable checkpoint (truncated or corrupted: {str(err).splitlines()[0][:120]})") from None
+        raise S2SError(f"{path}: {_unpickling_problem(str(err))}") from None
+    except OSError as err:
+        raise S2SError(f"{path}: cannot read: {err.strerror or err}") from None
+    except MemoryError:
+        raise
+    except Exception as err:  # torch raises RuntimeError, EOFError, KeyError, IndexError... for damaged files
+        raise S2SError(f"{path}: not a readable checkpoint (truncated or corrupted: {_first_line(err)})") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise S2SError(f"{path}: not an s2s checkpoint")
     version = payload.get("format_version")
@@ -108,24 +160,70 @@ def load_checkpoint(path: Path) -> Checkpoint:
             f"{path}: checkpoint format version {version} (written by s2s {payload.get('s2s_version')}); "
             f"this s2s ({s2s.__version__}) reads version {FORMAT_VERSION}"
         )
-    state = payload.get("model_state")
-    if not isinstance(state, dict) or weights_digest(state) != payload.get("weights_sha256"):
+    for key, kinds in _FIELDS.items():
+        if key not in payload:
+            raise S2SError(f"{path}: incomplete checkpoint: missing {key!r}")
+        if not isinstance(payload[key], kinds):
+            raise S2SError(f"{path}: corrupted checkpoint: {key!r} is a {type(payload[key]).__name__}")
+    state = payload["model_state"]
+    if not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
+        raise S2SError(f"{path}: corrupted checkpoint: model_state holds something other than named tensors")
+    if weights_digest(state) != payload["weights_sha256"]:
         raise S2SError(f"{path}: corrupted checkpoint: the weights do not match their recorded SHA-256")
+    if content_digest({k: payload[k] for k in CONTENT}) != payload["content_sha256"]:
+        raise S2SError(f"{path}: corrupted checkpoint: its recipe, vocabularies or training state do not match "
+                       "their recorded SHA-256")
+    return Checkpoint(
+        recipe=payload["recipe"],
+        model_state=state,
+        src_lang=payload["src_lang"],
+        tgt_lang=payload["tgt_lang"],
+        src_vocab=payload["src_vocab"],
+        tgt_vocab=payload["tgt_vocab"],
+        data_dir=payload["data_dir"],
+        vocab_fingerprint=payload["vocab_fingerprint"],
+        training=payload.get("training"),
+        info=payload.get("info"),
+        source=str(path),
+    )
+
+
+def load_weights(model: torch.nn.Module, ckpt: Checkpoint) -> None:
+    """Put the checkpoint's weights into `model`, built from its recipe; S2SError when they don't fit it (a file
+    from a version of s2s whose layers were named or shaped differently, or one edited by hand)."""
     try:
-        return Checkpoint(
-            recipe=payload["recipe"],
-            model_state=state,
-            src_lang=payload["src_lang"],
-            tgt_lang=payload["tgt_lang"],
-            src_vocab=payload["src_vocab"],
-            tgt_vocab=payload["tgt_vocab"],
-            data_dir=payload["data_dir"],
-            vocab_fingerprint=payload["vocab_fingerprint"],
-            training=payload.get("training"),
-            info=payload.get("info"),
-        )
-    except KeyError as err:
-        raise S2SError(f"{path}: incomplete checkpoint: missing {err.args[0]!r}") from None
+        model.load_state_dict(ckpt.model_state)
+    except RuntimeError as err:
+        detail = " ".join(str(err).split("\n", 1)[-1].split())
+        arch = (ckpt.recipe.get("model") or {}).get("arch", "?")  # checked by recipe_from_dict before the build
+        raise S2SError(f"{ckpt.source or 'checkpoint'}: its weights do not fit the {arch} model its recipe "
+                       f"describes ({detail[:200]})") from None
+
+
+# What `load_checkpoint` requires of each field before anything uses it (a hand-made file may hold anything).
+_FIELDS: dict[str, tuple[type, ...]] = {
+    "recipe": (dict,), "model_state": (dict,), "weights_sha256": (str,), "src_lang": (str,), "tgt_lang": (str,),
+    "src_vocab": (bytes,), "tgt_vocab": (bytes,), "data_dir": (str,), "vocab_fingerprint": (str,),
+    "training": (dict, type(None)), "info": (dict, type(None)), "content_sha256": (str,),
+}
+CONTENT = ("recipe", "src_lang", "tgt_lang", "src_vocab", "tgt_vocab", "data_dir", "vocab_fingerprint", "training",
+           "info")  # the fields `content_sha256` covers, in the order `to_payload` writes them
+
+
+def _first_line(err: BaseException) -> str:
+    """The first sentence of an exception's message: torch's go on for a paragraph."""
+    text = str(err).strip()
+    first = text.splitlines()[0].split(". ")[0].rstrip(".") if text else ""
+    return (first if len(first) > 3 else f"{type(err).__name__} {text}".strip())[:120]
+
+
+def _unpickling_problem(message: str) -> str:
+    """torch's weights-only refusal (a page of advice) as one line naming what the file tried to load."""
+    if "Weights only load failed" not in message:
+        return f"not a readable checkpoint (truncated or corrupted: {message.strip()[:120] or 'unpickling failed'})"
+    found = re.search(r"GLOBAL ([\w.]+)", message)
+    what = f"it would import {found.group(1)}" if found else "it holds objects other than tensors and plain data"
+    return f"refused to open: {what}; a checkpoint holds only tensors and plain data, so nothing in it was run"
 
 
 def resolve_checkpoint(target: Optional[Path], which: str = "best") -> Path:

@@ -6,12 +6,16 @@ dataclass takes the rest of the section. Every key is checked before any work st
 type or an out-of-range value raises `ConfigError` naming the dotted key path (and, for names, the choices).
 
 `load_recipe(path, overrides)` applies `--set section.key=value` overrides (values parsed as YAML) before
-checking, so an override is held to the same rules as the file. The resolved recipe (`recipe_to_dict`) is what
-runs and checkpoints store: it reproduces the run with its seed.
+checking, so an override is held to the same rules as the file. A relative `data.dir` in the file is relative to
+the file's directory (so a recipe means the same data wherever it is run from) and is stored absolute; one given
+with `--set` or `--data` is relative to the working directory, like any command-line path. `train` prints the
+data directory it uses. The resolved recipe (`recipe_to_dict`) is what runs and checkpoints store: it reproduces
+the run with its seed.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Optional
@@ -29,7 +33,7 @@ SECTIONS = ("data", "model", "train", "teacher_forcing", "decode")
 class DataConfig:
     """Where the prepared data lives and how it is cut into batches."""
 
-    dir: Optional[str] = None  # a directory made by `s2s prepare`; `s2s train --data` overrides it
+    dir: Optional[str] = None  # made by `s2s prepare`; relative to the recipe file; `s2s train --data` overrides it
     src: Optional[str] = None  # source language; default: the direction recorded by `prepare`
     tgt: Optional[str] = None
     max_tokens: int = 4096  # padded source+target tokens per batch (token-bucket batching)
@@ -206,7 +210,16 @@ def read_yaml(path: Path) -> Any:
         mark = getattr(err, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        if isinstance(err, yaml.constructor.ConstructorError) and "constructor for the tag" in problem:
+            tag = problem.rpartition(" tag ")[2]
+            raise S2SError(f"{where}: refused the tag {tag}: a recipe is plain data, read with YAML's safe loader, "
+                           "which builds no Python objects") from None
         raise S2SError(f"{where}: invalid YAML: {problem}") from None
+
+
+def relative_to_file(recipe_path: Path, value: str) -> str:
+    """A path written in a recipe, as an absolute path: relative paths are relative to the recipe's directory."""
+    return os.path.normpath(Path(recipe_path).absolute().parent / Path(value).expanduser())
 
 
 def load_recipe(path: Path, overrides: Optional[list[str]] = None) -> Recipe:
@@ -216,7 +229,10 @@ def load_recipe(path: Path, overrides: Optional[list[str]] = None) -> Recipe:
         raw = {}
     if not isinstance(raw, dict):
         raise S2SError(f"{path}: a recipe must be a mapping of sections ({', '.join(SECTIONS)})")
-    raw = apply_overrides(raw, list(overrides or []))
+    data = raw.get("data")
+    if isinstance(data, dict) and isinstance(data.get("dir"), str) and data["dir"]:
+        raw["data"] = {**data, "dir": relative_to_file(path, data["dir"])}
+    raw = apply_overrides(raw, list(overrides or []))  # a `--set data.dir=...` is relative to the working directory
     try:
         return recipe_from_dict(raw, name=Path(path).stem)
     except ConfigError as err:

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from s2s import PAD_ID
 from s2s.atomic import atomic_write_bytes
-from s2s.checkpoint import Checkpoint, load_checkpoint, save_checkpoint, vocab_fingerprint
+from s2s.checkpoint import Checkpoint, load_checkpoint, load_weights, save_checkpoint, vocab_fingerprint
 from s2s.config import Recipe, recipe_to_dict, recipe_to_yaml
 from s2s.data.dataset import Batch, ParallelData, collate
 from s2s.data.manifest import load_manifest
@@ -119,7 +119,7 @@ def train(recipe: Recipe, data_dir: Path, run_dir: Path, resume: bool = False, q
     ckpt_dir = run_dir / "checkpoints"
     if resume:
         ckpt = _load_for_resume(ckpt_dir / "last.pt", recipe, fingerprint)
-        model.load_state_dict(ckpt.model_state)
+        load_weights(model, ckpt)
         optimizer.load_state_dict(ckpt.training["optimizer"])
         state = TrainState(**ckpt.training["state"])
         if world.size == ckpt.training.get("world_size", 1):  # other process counts draw other dropout masks
@@ -304,12 +304,13 @@ def _load_for_resume(path: Path, recipe: Recipe, fingerprint: str) -> Checkpoint
     if ckpt.training is None:
         raise S2SError(f"{path}: not a resumable checkpoint (it holds no training state)")
     if ckpt.vocab_fingerprint != fingerprint:
-        raise S2SError(f"{path}: the data directory's vocabularies differ from the ones this run was trained with")
+        raise S2SError(f"{path}: the data directory's vocabularies differ from the ones this run was trained with "
+                       f"({ckpt.src_lang}->{ckpt.tgt_lang} on {ckpt.data_dir}); resume it on that data")
     stored, current = ckpt.recipe, recipe_to_dict(recipe)
     for section in current:
         for key, value in current[section].items():
-            if section == "train" and key in RESUMABLE_CHANGES:
-                continue
+            if section == "train" and key in RESUMABLE_CHANGES or (section, key) == ("data", "dir"):
+                continue  # (data.dir may move: the vocabulary fingerprint above checks it is the same data)
             if stored.get(section, {}).get(key) != value:
                 raise S2SError(f"{section}.{key}: is {value!r} but the run being resumed used "
                                f"{stored.get(section, {}).get(key)!r}")

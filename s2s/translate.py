@@ -79,7 +79,9 @@ def translate_stream(model: Optional[Path], strategy: Optional[str], decode_over
                 for line, translation in zip(chunk, translations):
                     observe(translator, line, translation)
             text = "".join(format_line(t, nbest, scores) + "\n" for t in translations)
-            sink.write(text.encode("utf-8"))
+            data = memoryview(text.encode("utf-8"))
+            while data:  # a short write (a full disk under stdout) must not drop lines silently: the retry raises
+                data = data[sink.write(data):]
             sink.flush()
             count += len(chunk)
     except OSError as err:  # a full disk or a file-size limit; a reader that left (`| head`) is the CLI's to end

@@ -2,7 +2,8 @@
 
 Normalisation keeps the pair; a rule is counted for each pair it changed (applied in this order):
 - `control`: control characters (C0/C1 except tab, newline, CR, VT, FF) and invisible format characters (zero-width
-  space, BOM, soft hyphen, bidi marks) are removed. ZWJ/ZWNJ stay: emoji and some scripts need them.
+  space, BOM, soft hyphen, bidi marks) are removed. ZWJ/ZWNJ stay: emoji and some scripts need them. A lone
+  surrogate (only text built in Python has one; the readers never yield it) becomes U+FFFD.
 - `nfc`: Unicode NFC, so decomposed Hangul jamo (U+1112 U+1161 U+11AB) become the syllable 한 (U+D55C) and
   the two spellings of a word share its subwords.
 - `whitespace`: any run of Unicode whitespace (tabs, newlines, NBSP, the ideographic space) becomes one space;
@@ -48,6 +49,7 @@ RATIO_MIN_CHARS = 20
 _CONTROL = re.compile(
     "[\x00-\x08\x0e-\x1f\x7f-\x9f\u00ad\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]"
 )
+_SURROGATE = re.compile("[\ud800-\udfff]")  # lone surrogates: only text built in Python has them
 _EXAMPLE_CHARS = 50
 
 
@@ -91,6 +93,8 @@ def normalize(text: str, changed: Optional[dict[str, tuple[str, str]]] = None) -
     """
     # Controls go first: removing one can bring a letter and its combining mark together, which NFC then joins.
     stripped = _CONTROL.sub("", text)
+    if _SURROGATE.search(stripped):  # no character at all, and unencodable: what undecodable bytes become
+        stripped = _SURROGATE.sub("\ufffd", stripped)
     if changed is not None and len(stripped) != len(text):
         changed.setdefault("control", (text, stripped))
     if not unicodedata.is_normalized("NFC", stripped):

@@ -165,25 +165,47 @@ def prepare(
     tally = Tally()
     reader = _Reader(langs, Cleaner(options.clean, tally), options.strict, progress)
     notes: list[str] = []
-    with staged(out, options.force) as work:
-        origins, pool = _write_pool(reader.pairs(sources), work / POOL, tally)
-        held = {split: [row.texts for row in reader.pairs(group, filters=False)] for split, group in given.items()}
-        sizes = write_splits(
-            work, work / POOL, origins, pool, held, langs, (options.dev, options.test), options.seed, tally,
-            progress, notes,
-        )
-        (work / POOL).unlink()
-        vocab_files, vocabs = _train_vocabs(work, langs, sizes["train"], options, progress, notes)
-        dtype = dtype_for(max(v.size for v in vocabs.values()))
-        tokens = _encode(work, langs, vocabs, dtype, sizes, progress)
-        record = _manifest(sources, given, options, langs, tally, sizes, tokens, vocab_files, vocabs, dtype)
-        write_manifest(work, record)
+    try:
+        with staged(out, options.force) as work:
+            origins, pool = _write_pool(reader.pairs(sources), work / POOL, tally)
+            if pool == 0:
+                raise S2SError(_nothing_left(sources, reader, tally))
+            held = {split: [row.texts for row in reader.pairs(group, filters=False)] for split, group in given.items()}
+            sizes = write_splits(
+                work, work / POOL, origins, pool, held, langs, (options.dev, options.test), options.seed, tally,
+                progress, notes,
+            )
+            (work / POOL).unlink()
+            vocab_files, vocabs = _train_vocabs(work, langs, sizes["train"], options, progress, notes)
+            dtype = dtype_for(max(v.size for v in vocabs.values()))
+            tokens = _encode(work, langs, vocabs, dtype, sizes, progress)
+            record = _manifest(sources, given, options, langs, tally, sizes, tokens, vocab_files, vocabs, dtype)
+            write_manifest(work, record)
+    except OSError as err:  # disk full, read-only filesystem, an input that vanished: staged() removed the work
+        where = f"{err.filename}: " if err.filename else ""
+        state = "left as it was" if out.exists() else "not created"
+        raise S2SError(f"{out}: cannot prepare: {where}{err.strerror or err} ({out} {state})") from None
     rules = tuple(RuleCount(r, d, tally.counts[r], tally.examples.get(r)) for r, d in RULES.items())
     return PrepareReport(
         out=out, src=langs[0], tgt=langs[1], rows=reader.rows, rules=rules, malformed=tuple(reader.malformed),
         splits=sizes, vocab_files=vocab_files, vocab_sizes={k: v.size for k, v in vocabs.items()},
         notes=tuple(notes), seconds=time.perf_counter() - started,
     )
+
+
+def _nothing_left(sources: list[Source], reader: _Reader, tally: Tally) -> str:
+    """Why no pair survived, in one line: how many rows each rule dropped and where the first one was."""
+    names = ", ".join(s.name for s in sources)
+    if reader.rows == 0:
+        return f"{names}: no sentence pairs (no rows after the header)"
+    why = {"malformed": "unreadable", "empty": "with an empty side", "too_long": "over --max-chars",
+           "ratio": "over --max-ratio"}
+    dropped = {rule: n for rule, n in tally.counts.items() if n and rule in why}
+    counts = ", ".join(f"{n} {why[rule]}" for rule, n in dropped.items())
+    rule = max(dropped, key=dropped.get) if dropped else None
+    first = reader.malformed[0] if rule == "malformed" and reader.malformed else (
+        f"{tally.examples[rule].where}" if rule in tally.examples else "")
+    return f"{names}: no sentence pairs left of {reader.rows} rows ({counts}){f'; first: {first}' if first else ''}"
 
 
 def _direction(sources: list[Source], src: Optional[str], tgt: Optional[str]) -> tuple[str, str]:

@@ -178,7 +178,7 @@ def _table_source(path: Path, fmt: str, options: ReadOptions) -> Source:
     else:
         languages = ("ko", "en")[: len(columns)]
     if header is not None and (len(columns) < 2 or "" in languages):
-        shown = ", ".join(repr(c) for c in header[:6])
+        shown = ", ".join(repr(c if len(c) <= 24 else c[:23] + "…") for c in header[:6])
         raise S2SError(
             f"{path}:1: the header ({shown}) names no two language columns; expected codes like ko, en or "
             f"원문/번역문. For a file without a header use --no-header (with --columns 1,2 --langs ko,en)"
@@ -204,7 +204,15 @@ def _header_cells(path: Path, fmt: str) -> list[str]:
         raise S2SError(f"{path}:1: header is not UTF-8 (byte {err.start}); save the file as UTF-8") from None
     if not line:
         raise S2SError(f"{path}:1: empty first line where the header should be (or use --no-header)")
-    return next(csv.reader([line])) if fmt == "csv" else line.split("\t")
+    if "\r" in line:
+        raise S2SError(f"{path}:1: lines end with a bare CR (classic Mac line endings); convert the file to LF "
+                       "or CRLF")
+    if fmt != "csv":
+        return line.split("\t")
+    try:
+        return next(csv.reader([line]))
+    except csv.Error as err:
+        raise S2SError(f"{path}:1: the header is not valid CSV ({err})") from None
 
 
 def read_rows(source: Source, langs: tuple[str, ...], advance: Optional[Advance] = None) -> Iterator[Row]:
@@ -277,7 +285,7 @@ def _csv_rows(source: Source, want: tuple[int, ...], advance: Advance) -> Iterat
             except StopIteration:
                 return
             except csv.Error as err:
-                yield Row(path, start, (), f"bad CSV quoting ({err})")
+                yield Row(path, start, (), f"bad CSV ({err})")  # unbalanced quotes, a field over csv's limit
                 start = reader.line_num + 1
                 continue
             lineno, start = start, reader.line_num + 1

@@ -20,19 +20,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from s2s.atomic import pid_alive
 from s2s.errors import S2SError
 
 MARKER = ".s2s-staging"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process
-        return True
-    return True
 
 
 def clean_stale(target: Path) -> None:
@@ -42,7 +33,7 @@ def clean_stale(target: Path) -> None:
         return
     for path in sorted(target.parent.iterdir()):
         match = pattern.fullmatch(path.name)
-        if not match or not path.is_dir() or _alive(int(match.group(2))):
+        if not match or not path.is_dir() or pid_alive(int(match.group(2))):
             continue
         if match.group(1) == "tmp" and (path / MARKER).exists():
             shutil.rmtree(path, ignore_errors=True)

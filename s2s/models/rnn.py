@@ -48,8 +48,7 @@ class RecurrentSeq2Seq(Seq2Seq):
 
     def __init__(self, config: RNNConfig, src_vocab: int, tgt_vocab: int):
         super().__init__()
-        self.config = config
-        c = config
+        self.config = c = config
         self.encoder = RecurrentEncoder(self.cell, src_vocab, c.embed, c.hidden, c.layers, c.dropout, c.bidirectional)
         is_lstm = self.cell == "lstm"
         # The bridge exists only when sizes differ: a unidirectional encoder's state *is* the decoder's start.
