@@ -11,6 +11,7 @@ target tokens, so N ranks with 1/N of the batch each make the same update as one
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -176,7 +177,7 @@ def train(recipe: Recipe, data_dir: Path, run_dir: Path, resume: bool = False, q
             for i, indices in enumerate(global_batches):
                 mine, real = world.share(indices)
                 batch = collate(train_data, mine).to(world.device)
-                sync = _no_sync(objective) if i + 1 < len(global_batches) else _nothing
+                sync = _no_sync(objective) if i + 1 < len(global_batches) else contextlib.nullcontext
                 with sync(), _autocast(world.device, cfg.precision):
                     # DDP averages gradients over ranks; scaling by the world size makes that the global sum.
                     loss = objective(batch, ratio, mixer_rng) * (world.size / total_tokens if real else 0.0)
@@ -280,15 +281,7 @@ def _optimizer_step(model: Seq2Seq, optimizer: torch.optim.Optimizer, scaler, cl
 
 def _no_sync(module: torch.nn.Module):
     """Skip DDP's gradient all-reduce on the first micro-batches of an accumulated update."""
-    return getattr(module, "no_sync", _nothing)
-
-
-class _nothing:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
+    return getattr(module, "no_sync", contextlib.nullcontext)
 
 
 def _autocast(device: torch.device, precision: str):

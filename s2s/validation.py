@@ -19,9 +19,7 @@ from s2s.data.subwords import Vocab
 from s2s.errors import S2SError
 from s2s.metrics import bleu
 from s2s.models.base import Seq2Seq
-from s2s.registry import DECODERS
-from s2s.translator import Translator
-from s2s.typed import to_mapping
+from s2s.translator import Translator, decoder_from
 
 
 def read_lines(path: Path) -> list[str]:
@@ -34,9 +32,7 @@ class Validator:
                  tgt_vocab: Vocab, recipe: Recipe, tgt_lang: str):
         self.data, self.sources, self.references = data, sources, references
         self.src_vocab, self.tgt_vocab, self.recipe, self.tgt_lang = src_vocab, tgt_vocab, recipe, tgt_lang
-        shared = set(DECODERS.entry("greedy").config.__dataclass_fields__)
-        limits = {k: v for k, v in to_mapping(recipe.decode.config).items() if k in shared}
-        self.greedy = DECODERS.build_config("greedy", limits, "decode")
+        _, self.greedy = decoder_from(recipe, "greedy", None)  # greedy, within the recipe's length limits
 
     @classmethod
     def for_split(cls, data_dir: Path, split: str, src: str, tgt: str, src_vocab: Vocab, tgt_vocab: Vocab,

@@ -254,12 +254,16 @@ def _tsv_rows(source: Source, want: tuple[int, ...], advance: Advance) -> Iterat
                 continue
             fields = line.split("\t")
             width = width or len(fields)
-            if len(fields) != width or len(fields) <= max(want):
-                expected = f"expected {width}" if len(fields) != width else f"no column {max(want) + 1}"
-                yield Row(path, lineno, (), f"{len(fields)} tab-separated fields, {expected}")
-                continue
-            yield Row(path, lineno, tuple(fields[c] for c in want))
+            yield _row(path, lineno, fields, width, want, "tab-separated fields")
     advance(done)
+
+
+def _row(path: Path, lineno: int, fields: list[str], width: int, want: tuple[int, ...], kind: str) -> Row:
+    """The wanted columns of a table row, or the row marked malformed when it has the wrong number of fields."""
+    if len(fields) != width or len(fields) <= max(want):
+        expected = f"expected {width}" if len(fields) != width else f"no column {max(want) + 1}"
+        return Row(path, lineno, (), f"{len(fields)} {kind}, {expected}")
+    return Row(path, lineno, tuple(fields[c] for c in want))
 
 
 def _csv_rows(source: Source, want: tuple[int, ...], advance: Advance) -> Iterator[Row]:
@@ -298,11 +302,7 @@ def _csv_rows(source: Source, want: tuple[int, ...], advance: Advance) -> Iterat
                 yield Row(path, lineno, (), "undecodable bytes (not UTF-8)")
                 continue
             width = width or len(fields)
-            if len(fields) != width or len(fields) <= max(want):
-                expected = f"expected {width}" if len(fields) != width else f"no column {max(want) + 1}"
-                yield Row(path, lineno, (), f"{len(fields)} CSV fields, {expected}")
-                continue
-            yield Row(path, lineno, tuple(fields[c] for c in want))
+            yield _row(path, lineno, fields, width, want, "CSV fields")
 
 
 def _text_rows(source: Source, want: tuple[int, ...], advance: Advance) -> Iterator[Row]:
