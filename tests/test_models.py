@@ -308,3 +308,55 @@ def test_learns_to_reverse(name):
     real = tgt_out != PAD_ID
     accuracy = (predicted[real] == tgt_out[real]).float().mean().item()
     assert accuracy >= 0.95, f"{name}: accuracy {accuracy:.3f} after {steps} steps ({time.perf_counter() - start:.1f}s)"
+
+
+# ---- the fast paths: each equals the textbook formula it replaces ----------------------------------------------
+
+def test_sigmoid_tanh_equals_torch_tanh():
+    from s2s.models.layers import tanh
+
+    x = torch.cat([torch.linspace(-60, 60, 20001), torch.randn(1000) * 1e-4])  # saturated ends and near 0
+    torch.testing.assert_close(tanh(x), torch.tanh(x), atol=3e-7, rtol=0)
+    x.requires_grad_(True)
+    (grad,) = torch.autograd.grad(tanh(x).sum(), x)
+    torch.testing.assert_close(grad, 1 - torch.tanh(x.detach()) ** 2, atol=1e-6, rtol=0)
+
+
+def test_bahdanau_scores_equal_v_tanh_of_query_plus_key():
+    from s2s.models.attention import Attention
+
+    torch.manual_seed(0)
+    attention = Attention("bahdanau", 8, 12)
+    query, memory = torch.randn(3, 2, 8), torch.randn(3, 5, 12)  # (B, T, H), (B, S, De)
+    mask = torch.tensor([[True] * 5, [True] * 3 + [False] * 2, [True] * 1 + [False] * 4])
+    _, weights = attention(query, attention.keys(memory), memory, mask)  # (B, T, S)
+    z = attention.query(query).unsqueeze(2) + attention.keys(memory).unsqueeze(1)  # (B, T, S, H)
+    scores = attention.energy(torch.tanh(z)).squeeze(-1).masked_fill(~mask.unsqueeze(1), float("-inf"))
+    torch.testing.assert_close(weights, torch.softmax(scores, -1), atol=1e-6, rtol=1e-5)
+
+
+def test_one_query_attention_equals_the_fused_kernel():
+    import torch.nn.functional as F
+
+    from s2s.models.transformer import one_query_attention
+
+    torch.manual_seed(0)
+    q, k, v = torch.randn(3, 4, 1, 8), torch.randn(3, 4, 6, 8), torch.randn(3, 4, 6, 8)  # (B, h, 1|t, dh)
+    mask = (torch.arange(6) < torch.tensor([6, 4, 1]).unsqueeze(1))[:, None, None, :]  # (B, 1, 1, t)
+    y, weights = one_query_attention(q, k, v, mask)
+    torch.testing.assert_close(y, F.scaled_dot_product_attention(q, k, v, attn_mask=mask), atol=1e-6, rtol=1e-5)
+    assert (weights.masked_select(~mask.expand_as(weights)) == 0).all()  # padding gets exactly 0
+    torch.testing.assert_close(weights.sum(-1), torch.ones(3, 4, 1))
+
+
+def test_dropout_drops_p_and_rescales_the_rest():
+    from s2s.models.layers import Dropout
+
+    dropout, x = Dropout(0.1), torch.full((200, 500), 3.0)
+    torch.manual_seed(5)
+    y = dropout(x)
+    assert abs((y == 0).float().mean().item() - 0.1) < 0.005  # 100,000 draws: 0.005 is 5 standard deviations
+    torch.testing.assert_close(y[y != 0], torch.full_like(y[y != 0], 3.0 / 0.9))
+    torch.manual_seed(5)
+    assert torch.equal(dropout(x), y)  # the seed fixes the mask
+    assert dropout.eval()(x) is x and Dropout(0.0)(x) is x

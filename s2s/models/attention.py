@@ -22,7 +22,8 @@ from torch import Tensor, nn
 
 from s2s import PAD_ID
 from s2s.models.base import Encoded, Seq2Seq, State, StepOutput
-from s2s.models.layers import Bridge, RecurrentEncoder, copy_bridge, make_rnn, source_mask, to_layer_first
+from s2s.models.layers import (Bridge, Dropout, RecurrentEncoder, copy_bridge, make_rnn, source_mask, tanh,
+                               to_layer_first)
 from s2s.registry import ARCHITECTURES
 from s2s.typed import require
 
@@ -81,8 +82,11 @@ class Attention(nn.Module):
     def forward(self, query: Tensor, keys: Tensor, memory: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
         """Context (B, T, De) and weights (B, T, S) for queries (B, T, H); padding gets weight exactly 0."""
         if self.energy is not None:
-            q = self.query(query)  # (B, T, H)
-            scores = self.energy(torch.tanh(q.unsqueeze(2) + keys.unsqueeze(1))).squeeze(-1)  # (B, T, S)
+            z = self.query(query).unsqueeze(2) + keys.unsqueeze(1)  # (B, T, S, H) W_q q + W_k m
+            # v·tanh(z) = 2 v·sigmoid(2z) - sum(v): one (B, T, S, H) sigmoid instead of the far slower CPU tanh
+            # (see `layers.tanh`); this tensor is the largest the decoder makes at each step.
+            v = self.energy.weight[0]  # (H,)
+            scores = torch.sigmoid(z.mul_(2)) @ (2 * v) - v.sum()  # (B, T, S)
         else:
             scores = torch.bmm(query, keys.transpose(1, 2))  # (B, T, S)
         scores = scores.masked_fill(~mask.unsqueeze(1), float("-inf"))  # (B, T, S)
@@ -108,7 +112,7 @@ class AttentionSeq2Seq(Seq2Seq):
                                 c.decoder_layers, c.dropout)
         self.attention = Attention(c.attention, c.hidden, c.memory_size)
         self.combine = nn.Linear(c.hidden + c.memory_size, c.hidden)  # W_c of a_t = tanh(W_c [h_t; c_t])
-        self.dropout = nn.Dropout(c.dropout)
+        self.dropout = Dropout(c.dropout)
         self.output = nn.Linear(c.hidden, tgt_vocab)
 
     def _bridge(self, bridge: Bridge | None, h: Tensor) -> Tensor:
@@ -136,7 +140,7 @@ class AttentionSeq2Seq(Seq2Seq):
         """Attentional states (B, T, H) and weights (B, T, S) for decoder outputs `out` (B, T, H)."""
         keys = enc.extras.get("keys", enc.memory)  # (B, S, H)
         context, weights = self.attention(out, keys, enc.memory, enc.src_mask)  # (B, T, De), (B, T, S)
-        return torch.tanh(self.combine(torch.cat([out, context], dim=-1))), weights  # (B, T, H)
+        return tanh(self.combine(torch.cat([out, context], dim=-1))), weights  # (B, T, H)
 
     def _decode(self, tokens: Tensor, state: State, enc: Encoded) -> tuple[Tensor, State, Tensor]:
         """Logits (B, T, V), the state after them and the last step's attention (B, S) for inputs (B, T).

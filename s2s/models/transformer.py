@@ -5,10 +5,12 @@ position-wise feed-forward sublayers; a decoder that adds masked (causal) self-a
 attention. Each sublayer sits in a residual connection with layer norm: after it (post-norm, as in the paper) or
 before it (`pre_norm`, which trains more stably without warm-up and adds a final norm to each stack).
 
-Attention runs through the fused `scaled_dot_product_attention`. For incremental decoding `step` keeps each
-decoder layer's self-attention keys/values in the state (`k{i}`, `v{i}`: (B, heads, t, d_head)), and `encode`
-projects the memory to every layer's encoder–decoder keys/values once (`ck{i}`, `cv{i}` in `Encoded.extras`), so
-one step costs one query per layer. `forward_mixed` is the two-pass scheduled sampling of Mihaylova & Liu (2019).
+Attention over whole sequences runs through the fused `scaled_dot_product_attention`; a decoding step's single
+query uses `one_query_attention`, which is faster for that shape on the CPU. For incremental decoding `step`
+keeps each decoder layer's self-attention keys/values in the state (`k{i}`, `v{i}`: (B, heads, t, d_head)), and
+`encode` projects the memory to every layer's encoder–decoder keys/values once (`ck{i}`, `cv{i}` in
+`Encoded.extras`), so one step costs one query per layer. `forward_mixed` is the two-pass scheduled sampling of
+Mihaylova & Liu (2019).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from torch import Tensor, nn
 from s2s import PAD_ID
 from s2s.errors import ConfigError
 from s2s.models.base import Encoded, Mixer, Seq2Seq, State, StepOutput
-from s2s.models.layers import source_mask
+from s2s.models.layers import Dropout, source_mask
 from s2s.registry import ARCHITECTURES
 from s2s.typed import require
 
@@ -71,6 +73,19 @@ def merge_heads(x: Tensor) -> Tensor:
     return x.transpose(1, 2).reshape(batch, length, heads * d_head)  # (B, T, d)
 
 
+def one_query_attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """softmax(q·kᵀ / sqrt(dh)) · v for one query per row, and the weights: (B, h, 1, dh), (B, h, 1, t).
+
+    Incremental decoding asks one query per sentence and head. For that shape two batched products beat the
+    fused kernel on the CPU (bench/README.md, "Where the time goes"), and they give the weights for display.
+    """
+    scores = torch.matmul(q, k.transpose(-1, -2)) * q.size(-1) ** -0.5  # (B, h, 1, t)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    weights = torch.softmax(scores, dim=-1)  # (B, h, 1, t)
+    return torch.matmul(weights, v), weights
+
+
 class SelfAttention(nn.Module):
     """Multi-head self-attention with one fused q/k/v projection; `past` keys/values extend the keys."""
 
@@ -88,7 +103,9 @@ class SelfAttention(nn.Module):
             # Only one new query at a time: it may see every cached position, so no mask is needed.
             k = torch.cat([past[0], k], dim=2)  # (B, h, t, dh)
             v = torch.cat([past[1], v], dim=2)  # (B, h, t, dh)
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal)  # (B, h, T, dh)
+            y, _ = one_query_attention(q, k, v)  # (B, h, 1, dh)
+        else:
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal)  # (B, h, T, dh)
         return self.out(merge_heads(y)), k, v  # (B, T, d)
 
 
@@ -107,20 +124,14 @@ class CrossAttention(nn.Module):
         # contiguous once here, so the many decoding steps that read them get dense tensors
         return split_heads(k, self.heads).contiguous(), split_heads(v, self.heads).contiguous()  # (B, h, S, dh)
 
-    def forward(self, x: Tensor, k: Tensor, v: Tensor, mask: Tensor,
-                need_weights: bool = False) -> tuple[Tensor, Tensor | None]:
-        """Output (B, T, d); with `need_weights`, also the weights averaged over heads (B, T, S).
-
-        The fused kernel returns no weights, so that case computes them explicitly (cheap for one query).
-        """
+    def forward(self, x: Tensor, k: Tensor, v: Tensor, mask: Tensor) -> tuple[Tensor, Tensor | None]:
+        """Output (B, T, d); when decoding (T = 1), also the weights averaged over heads (B, 1, S)."""
         q = split_heads(self.q(x), self.heads)  # (B, h, T, dh)
-        if not need_weights:
+        if q.size(2) > 1:
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (B, h, T, dh)
             return self.out(merge_heads(y)), None
-        scores = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(q.size(-1))  # (B, h, T, S)
-        weights = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=-1)  # (B, h, T, S)
-        y = torch.matmul(weights, v)  # (B, h, T, dh)
-        return self.out(merge_heads(y)), weights.mean(dim=1)  # (B, T, d), (B, T, S)
+        y, weights = one_query_attention(q, k, v, mask)  # (B, h, 1, dh), (B, h, 1, S)
+        return self.out(merge_heads(y)), weights.mean(dim=1)  # (B, 1, d), (B, 1, S)
 
 
 class Sublayers(nn.Module):
@@ -131,7 +142,7 @@ class Sublayers(nn.Module):
         self.pre_norm = pre_norm
         self.norms = nn.ModuleList(nn.LayerNorm(d_model) for _ in range(sublayers))
         self.ffn = nn.Sequential(nn.Linear(d_model, ffn), nn.ReLU(), nn.Linear(ffn, d_model))
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def enter(self, x: Tensor, i: int) -> Tensor:
         return self.norms[i](x) if self.pre_norm else x  # (B, T, d) the sublayer's input
@@ -158,14 +169,14 @@ class DecoderLayer(Sublayers):
         self.cross_attention = CrossAttention(c.d_model, c.heads)
 
     def forward(self, x: Tensor, memory_kv: tuple[Tensor, Tensor], mask: Tensor,
-                past: tuple[Tensor, Tensor] | None = None, need_weights: bool = False):
-        """x (B, T, d) -> (x, self-attention keys, values (B, h, t, dh), cross weights (B, T, S) or None).
+                past: tuple[Tensor, Tensor] | None = None):
+        """x (B, T, d) -> (x, self-attention keys, values (B, h, t, dh), cross weights (B, 1, S) when T = 1).
 
         Without `past` the T positions attend causally to each other (teacher forcing); with it T is 1.
         """
         y, k, v = self.self_attention(self.enter(x, 0), causal=past is None and x.size(1) > 1, past=past)
         x = self.leave(x, y, 0)  # (B, T, d)
-        y, weights = self.cross_attention(self.enter(x, 1), *memory_kv, mask, need_weights)  # (B, T, d)
+        y, weights = self.cross_attention(self.enter(x, 1), *memory_kv, mask)  # (B, T, d)
         x = self.leave(x, y, 1)  # (B, T, d)
         return self.leave(x, self.ffn(self.enter(x, 2)), 2), k, v, weights  # (B, T, d)
 
@@ -185,7 +196,7 @@ class Transformer(Seq2Seq):
             else nn.Embedding(src_vocab, c.d_model, padding_idx=PAD_ID)
         self.register_buffer("positions", sinusoids(c.max_positions, c.d_model), persistent=False)  # (N, d)
         self.scale = math.sqrt(c.d_model)
-        self.dropout = nn.Dropout(c.dropout)
+        self.dropout = Dropout(c.dropout)
         self.encoder_layers = nn.ModuleList(EncoderLayer(c) for _ in range(c.encoder_layers))
         self.decoder_layers = nn.ModuleList(DecoderLayer(c) for _ in range(c.decoder_layers))
         # pre-norm leaves the residual stream unnormalised: each stack ends with its own norm
@@ -241,12 +252,10 @@ class Transformer(Seq2Seq):
         mask = enc.src_mask[:, None, None, :]  # (B, 1, 1, S)
         x = self._embed(self.tgt_embedding, tokens.unsqueeze(1), state["k0"].size(2))  # (B, 1, d)
         new_state: State = {}
-        last = len(self.decoder_layers) - 1
-        for i, layer in enumerate(self.decoder_layers):
-            # weights for display come from the last layer, averaged over heads
+        for i, layer in enumerate(self.decoder_layers):  # the weights for display: the last layer's
             x, new_state[f"k{i}"], new_state[f"v{i}"], weights = layer(
                 x, (enc.extras[f"ck{i}"], enc.extras[f"cv{i}"]), mask,
-                past=(state[f"k{i}"], state[f"v{i}"]), need_weights=i == last)  # (B, 1, d)
+                past=(state[f"k{i}"], state[f"v{i}"]))  # (B, 1, d)
         logits = self.output(self.decoder_norm(x[:, 0]))  # (B, V)
         return StepOutput(logits=logits, state=new_state, attention=weights[:, 0])  # attention (B, S)
 
