@@ -302,6 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
                         help="one run per figure, no convergence run, the peers' recorded figures")
+    parser.add_argument("--no-converge", action="store_true", help="skip training the Transformer to convergence")
     parser.add_argument("--repeats", type=int, help="interleaved runs per training figure (median; default 3, 1 "
                                                     "with --quick)")
     parser.add_argument("--models", nargs="*", default=list(MODELS), choices=MODELS)
@@ -338,7 +339,8 @@ def main(argv: list[str] | None = None) -> int:
                 peers[(tool, model)][("greedy" if beam == 1 else "beam") + "_sent_s"] = decode_peer(tool, model, beam)
         loads.append(load1() if args.no_wait else quiet_machine())
         ours[model]["beam5_work"] = decode_s2s(ckpt, 5, test, refs, args.threads, min_len=WORK_MATCHED_LEN)
-    conv = converge_s2s(data, threads=args.threads) if not args.quick and "transformer" in args.models else None
+    converge = not (args.quick or args.no_converge) and "transformer" in args.models
+    conv = converge_s2s(data, threads=args.threads) if converge else None
     if conv:
         ours["converged"] = {f"beam{b}": decode_s2s(conv["checkpoint"], b, test, refs, args.threads) for b in (1, 5)}
     start = startup() if "transformer" in args.models else None
