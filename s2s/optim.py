@@ -12,8 +12,9 @@ from s2s.config import TrainConfig
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     """Adam or AdamW, fused: one kernel per parameter instead of a dozen `_foreach` passes over all of them.
 
-    Fused updates made the peer benchmark's Transformer step ~8% faster on 2 CPU cores (median of 3 alternating
-    runs each: 229 -> 210 ms; bench/README.md); torch supports them on CPU and CUDA alike.
+    On 2 CPU cores the peer benchmark's Transformer step took 229 -> 210 ms (median of 3 alternating runs), though
+    a whole 300-step run did not show it above the machine's noise (bench/README.md); torch supports fused
+    updates on CPU and CUDA alike.
     """
     cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
     return cls(model.parameters(), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay, fused=True)

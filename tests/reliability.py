@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -65,6 +66,27 @@ def tiny_corpus(path: Path, n: int = 40, langs: tuple[str, str] = ("ko", "en"), 
     rows = [f"{other[langs[0]].format(i)}\t{other[langs[1]].format(i)}" for i in range(offset, offset + n)]
     path.write_text("\t".join(langs) + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
     return path
+
+
+class CutShort:
+    """Stands in for the file `s2s.atomic` writes through: each write lands only `keep(data)`, then `then()` runs.
+
+    `then` raises (a disk that fills up) or never returns (a process killed in the middle of a write).
+    """
+
+    def __init__(self, f, keep: Callable[[bytes], bytes], then: Callable[[], None]):
+        self.f, self.keep, self.then = f, keep, then
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.f.close()
+
+    def write(self, data: bytes) -> None:
+        self.f.write(self.keep(data))
+        self.f.flush()
+        self.then()
 
 
 class Payload:

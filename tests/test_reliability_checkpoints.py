@@ -25,7 +25,7 @@ import torch
 from s2s.checkpoint import CONTENT, content_digest, load_checkpoint, save_checkpoint, weights_digest
 from s2s.errors import S2SError
 
-from reliability import leftovers, one_line_error, planted, train_tiny, write_tiny_recipe
+from reliability import CutShort, leftovers, one_line_error, planted, train_tiny, write_tiny_recipe
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, prepared_sample) -> Path:
@@ -234,23 +234,8 @@ def kill_while_saving(path: Path, ckpt, moment: str, delay: float, flag: Path) -
         try:
             if moment == "mid-write":
                 real_fdopen = os.fdopen
-
-                class HalfThenStall:
-                    def __init__(self, f):
-                        self.f = f
-
-                    def __enter__(self):
-                        return self
-
-                    def __exit__(self, *exc):
-                        self.f.close()
-
-                    def write(self, data):
-                        self.f.write(data[: len(data) // 2])
-                        self.f.flush()
-                        _stall(flag)()
-
-                atomic.os.fdopen = lambda fd, mode: HalfThenStall(real_fdopen(fd, mode))
+                atomic.os.fdopen = lambda fd, mode: CutShort(real_fdopen(fd, mode), lambda data: data[: len(data) // 2],
+                                                             _stall(flag))
             elif moment == "before-rename":
                 atomic.os.replace = _stall(flag)
             n = 0

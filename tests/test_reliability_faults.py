@@ -23,7 +23,7 @@ from s2s.atomic import atomic_write_bytes
 from s2s.checkpoint import load_checkpoint
 from s2s.errors import S2SError
 
-from reliability import leftovers, one_line_error, tiny_corpus, train_tiny, write_tiny_recipe
+from reliability import CutShort, leftovers, one_line_error, tiny_corpus, train_tiny, write_tiny_recipe
 
 
 def disk_full(monkeypatch, after_bytes: int = 0, when=lambda path: True, code: int = errno.ENOSPC) -> list[str]:
@@ -42,23 +42,13 @@ def disk_full(monkeypatch, after_bytes: int = 0, when=lambda path: True, code: i
             failed.append(str(target))
         return fd, name
 
-    class Full:
-        def __init__(self, f):
-            self.f = f
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            self.f.close()
-
-        def write(self, data):
-            self.f.write(data[:after_bytes])
-            raise OSError(code, os.strerror(code))
+    def full() -> None:
+        raise OSError(code, os.strerror(code))
 
     monkeypatch.setattr(atomic.tempfile, "mkstemp", mkstemp)
-    monkeypatch.setattr(atomic.os, "fdopen", lambda fd, mode: Full(real_fdopen(fd, mode)) if fd in doomed
-                        else real_fdopen(fd, mode))
+    monkeypatch.setattr(atomic.os, "fdopen", lambda fd, mode: CutShort(real_fdopen(fd, mode),
+                                                                       lambda data: data[:after_bytes], full)
+                        if fd in doomed else real_fdopen(fd, mode))
     return failed
 
 
