@@ -125,13 +125,13 @@ class CrossAttention(nn.Module):
         return split_heads(k, self.heads).contiguous(), split_heads(v, self.heads).contiguous()  # (B, h, S, dh)
 
     def forward(self, x: Tensor, k: Tensor, v: Tensor, mask: Tensor) -> tuple[Tensor, Tensor | None]:
-        """Output (B, T, d); when decoding (T = 1), also the weights averaged over heads (B, 1, S)."""
+        """Output (B, T, d); when decoding (T = 1), also each head's weights (B, h, 1, S)."""
         q = split_heads(self.q(x), self.heads)  # (B, h, T, dh)
         if q.size(2) > 1:
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (B, h, T, dh)
             return self.out(merge_heads(y)), None
         y, weights = one_query_attention(q, k, v, mask)  # (B, h, 1, dh), (B, h, 1, S)
-        return self.out(merge_heads(y)), weights.mean(dim=1)  # (B, 1, d), (B, 1, S)
+        return self.out(merge_heads(y)), weights  # (B, 1, d), (B, h, 1, S)
 
 
 class Sublayers(nn.Module):
@@ -170,7 +170,7 @@ class DecoderLayer(Sublayers):
 
     def forward(self, x: Tensor, memory_kv: tuple[Tensor, Tensor], mask: Tensor,
                 past: tuple[Tensor, Tensor] | None = None):
-        """x (B, T, d) -> (x, self-attention keys, values (B, h, t, dh), cross weights (B, 1, S) when T = 1).
+        """x (B, T, d) -> (x, self-attention keys, values (B, h, t, dh), cross weights (B, h, 1, S) when T = 1).
 
         Without `past` the T positions attend causally to each other (teacher forcing); with it T is 1.
         """
@@ -252,12 +252,13 @@ class Transformer(Seq2Seq):
         mask = enc.src_mask[:, None, None, :]  # (B, 1, 1, S)
         x = self._embed(self.tgt_embedding, tokens.unsqueeze(1), state["k0"].size(2))  # (B, 1, d)
         new_state: State = {}
-        for i, layer in enumerate(self.decoder_layers):  # the weights for display: the last layer's
+        for i, layer in enumerate(self.decoder_layers):
             x, new_state[f"k{i}"], new_state[f"v{i}"], weights = layer(
                 x, (enc.extras[f"ck{i}"], enc.extras[f"cv{i}"]), mask,
                 past=(state[f"k{i}"], state[f"v{i}"]))  # (B, 1, d)
         logits = self.output(self.decoder_norm(x[:, 0]))  # (B, V)
-        return StepOutput(logits=logits, state=new_state, attention=weights[:, 0])  # attention (B, S)
+        # averaged over heads, and only the last layer's: the one shown
+        return StepOutput(logits=logits, state=new_state, attention=weights.mean(dim=1)[:, 0])  # attention (B, S)
 
     def forward(self, src: Tensor, src_lengths: Tensor, tgt_in: Tensor) -> Tensor:
         return self.decode(tgt_in, self.encode(src, src_lengths))  # (B, T, V)
