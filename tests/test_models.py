@@ -360,3 +360,43 @@ def test_dropout_drops_p_and_rescales_the_rest():
     torch.manual_seed(5)
     assert torch.equal(dropout(x), y)  # the seed fixes the mask
     assert dropout.eval()(x) is x and Dropout(0.0)(x) is x
+
+
+def test_onednn_linear_equals_f_linear_forward_and_backward():
+    import torch.nn.functional as F
+
+    from s2s.models.linear import Linear, onednn_available
+
+    torch.manual_seed(0)
+    layer = Linear(24, 40)
+    x = torch.randn(3, 7, 24, requires_grad=True)  # (B, T, in): a batch of sequences
+    reference = [p.detach().clone().requires_grad_(True) for p in (x, layer.weight, layer.bias)]
+    y, expected = layer(x), F.linear(*reference)
+    torch.testing.assert_close(y, expected, atol=1e-5, rtol=1e-5)
+    upstream = torch.randn_like(y)
+    grads = torch.autograd.grad(y, [x, layer.weight, layer.bias], upstream)
+    for got, want in zip(grads, torch.autograd.grad(expected, reference, upstream)):
+        torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+    with torch.no_grad():  # the inference path, on a non-contiguous input
+        rows = x.detach()[:, ::2]
+        torch.testing.assert_close(layer(rows), F.linear(rows, layer.weight, layer.bias), atol=1e-5, rtol=1e-5)
+    assert onednn_available() == (torch.backends.mkldnn.is_available()
+                                  and hasattr(torch.ops.mkldnn, "_linear_pointwise"))
+    wide = Linear(24, 40).double()  # another dtype takes F.linear
+    torch.testing.assert_close(wide(x.double()), F.linear(x.double(), wide.weight, wide.bias))
+
+
+def test_lstm_cell_equals_torch_lstm_cell():
+    from s2s.models.layers import lstm_cell
+
+    torch.manual_seed(0)
+    x, h, c = torch.randn(5, 12, requires_grad=True), torch.randn(5, 8), torch.randn(5, 8)
+    weights = [torch.randn(32, 12), torch.randn(32, 8), torch.randn(32), torch.randn(32)]
+    weights = [w.requires_grad_(True) for w in weights]
+    ours, theirs = lstm_cell(x, (h, c), *weights), torch.lstm_cell(x, (h, c), *weights)
+    for a, b in zip(ours, theirs):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)
+    inputs = [x, *weights]
+    ours_grad = torch.autograd.grad(ours[0].sum() + 2 * ours[1].sum(), inputs)
+    for a, b in zip(ours_grad, torch.autograd.grad(theirs[0].sum() + 2 * theirs[1].sum(), inputs)):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)

@@ -22,8 +22,9 @@ from torch import Tensor, nn
 
 from s2s import PAD_ID
 from s2s.models.base import Encoded, Seq2Seq, State, StepOutput
-from s2s.models.layers import (Bridge, Dropout, RecurrentEncoder, copy_bridge, make_rnn, source_mask, tanh,
-                               to_layer_first)
+from s2s.models.layers import (Bridge, Dropout, RecurrentEncoder, copy_bridge, lstm_cell, make_rnn, source_mask,
+                               tanh, to_layer_first)
+from s2s.models.linear import Linear
 from s2s.registry import ARCHITECTURES
 from s2s.typed import require
 
@@ -71,9 +72,9 @@ class Attention(nn.Module):
         super().__init__()
         self.score = score
         # Bahdanau's v·tanh(W_q q + W_k m); Luong's "general" q·(W_a m). No biases, as in both papers.
-        self.key = nn.Linear(memory_size, query_size, bias=False) if score != "dot" else None
-        self.query = nn.Linear(query_size, query_size, bias=False) if score == "bahdanau" else None
-        self.energy = nn.Linear(query_size, 1, bias=False) if score == "bahdanau" else None
+        self.key = Linear(memory_size, query_size, bias=False) if score != "dot" else None
+        self.query = Linear(query_size, query_size, bias=False) if score == "bahdanau" else None
+        self.energy = Linear(query_size, 1, bias=False) if score == "bahdanau" else None
 
     def keys(self, memory: Tensor) -> Tensor | None:
         """The source-side half of the score, (B, S, H); None for "dot", whose keys are the memory itself."""
@@ -111,9 +112,9 @@ class AttentionSeq2Seq(Seq2Seq):
         self.decoder = make_rnn(c.cell, c.embed + (c.hidden if c.input_feeding else 0), c.hidden,
                                 c.decoder_layers, c.dropout)
         self.attention = Attention(c.attention, c.hidden, c.memory_size)
-        self.combine = nn.Linear(c.hidden + c.memory_size, c.hidden)  # W_c of a_t = tanh(W_c [h_t; c_t])
+        self.combine = Linear(c.hidden + c.memory_size, c.hidden)  # W_c of a_t = tanh(W_c [h_t; c_t])
         self.dropout = Dropout(c.dropout)
-        self.output = nn.Linear(c.hidden, tgt_vocab)
+        self.output = Linear(c.hidden, tgt_vocab)
 
     def _bridge(self, bridge: Bridge | None, h: Tensor) -> Tensor:
         return bridge(h) if bridge is not None else copy_bridge(h, self.config.decoder_layers)  # (B, Ld, H)
@@ -147,7 +148,7 @@ class AttentionSeq2Seq(Seq2Seq):
 
         Without input feeding the decoder RNN runs over all T steps in one fused call and attention is one
         batched product. With it, step t needs a_{t-1}, so the decoder advances a step at a time through
-        `torch.lstm_cell`/`gru_cell` on the same weights: per step these cost far less, forward and backward,
+        `layers.lstm_cell`/`torch.gru_cell` on the same weights: per step these cost far less, forward and backward,
         than a one-step call of the fused RNN.
         """
         x = self.dropout(self.embedding(tokens))  # (B, T, E)
@@ -169,7 +170,7 @@ class AttentionSeq2Seq(Seq2Seq):
                 inp = torch.cat([x[:, t], feed], dim=-1)  # (B, E+H)
                 for i, params in enumerate(layers):
                     if cs is not None:
-                        hs[i], cs[i] = torch.lstm_cell(inp, (hs[i], cs[i]), *params)  # (B, H), (B, H)
+                        hs[i], cs[i] = lstm_cell(inp, (hs[i], cs[i]), *params)  # (B, H), (B, H)
                     else:
                         hs[i] = torch.gru_cell(inp, hs[i], *params)  # (B, H)
                     inp = hs[i] if i == last else self.dropout(hs[i])  # (B, H) dropout between layers, as in torch

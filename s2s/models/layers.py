@@ -13,6 +13,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from s2s import PAD_ID
+from s2s.models.linear import Linear, linear
 
 Cell = Literal["rnn", "lstm", "gru"]
 _RNN_CLASSES: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
@@ -35,6 +36,20 @@ def tanh(x: Tensor) -> Tensor:
     a_t = tanh(W_c [h_t; c_t]) is taken at every step, so the attention decoders use this one.
     """
     return torch.sigmoid(2 * x) * 2 - 1
+
+
+def lstm_cell(x: Tensor, state: tuple[Tensor, Tensor], w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor
+              ) -> tuple[Tensor, Tensor]:
+    """One LSTM step, as `torch.lstm_cell` (same gate order i, f, g, o; same weights): h, c each (B, H).
+
+    On the CPU `torch.lstm_cell` is itself a composite of two `addmm` (MKL), sigmoids and tanh; written out here
+    its products go through `linear` (oneDNN) and its tanh through `tanh`, both faster on this machine class, and
+    the attention decoders step through it at every target position.
+    """
+    h, c = state  # (B, H) each
+    i, f, g, o = (linear(x, w_ih, b_ih) + linear(h, w_hh, b_hh)).chunk(4, dim=1)  # (B, H) each
+    c = torch.sigmoid(f) * c + torch.sigmoid(i) * tanh(g)  # (B, H)
+    return torch.sigmoid(o) * tanh(c), c
 
 
 class Dropout(nn.Module):
@@ -126,7 +141,7 @@ class Bridge(nn.Module):
         super().__init__()
         self.same_depth = encoder_layers == decoder_layers
         self.decoder_layers = decoder_layers
-        self.linears = nn.ModuleList(nn.Linear(encoder_size, hidden) for _ in range(decoder_layers))
+        self.linears = nn.ModuleList(Linear(encoder_size, hidden) for _ in range(decoder_layers))
 
     def forward(self, h: Tensor) -> Tensor:  # h (B, Le, De)
         source = h if self.same_depth else h[:, -1:].expand(-1, self.decoder_layers, -1)  # (B, Ld, De)

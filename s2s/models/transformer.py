@@ -26,6 +26,7 @@ from s2s import PAD_ID
 from s2s.errors import ConfigError
 from s2s.models.base import Encoded, Mixer, Seq2Seq, State, StepOutput
 from s2s.models.layers import Dropout, source_mask
+from s2s.models.linear import Linear
 from s2s.registry import ARCHITECTURES
 from s2s.typed import require
 
@@ -92,8 +93,8 @@ class SelfAttention(nn.Module):
     def __init__(self, d_model: int, heads: int):
         super().__init__()
         self.heads = heads
-        self.qkv = nn.Linear(d_model, 3 * d_model)
-        self.out = nn.Linear(d_model, d_model)
+        self.qkv = Linear(d_model, 3 * d_model)
+        self.out = Linear(d_model, d_model)
 
     def forward(self, x: Tensor, mask: Tensor | None = None, causal: bool = False,
                 past: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor, Tensor]:
@@ -115,9 +116,9 @@ class CrossAttention(nn.Module):
     def __init__(self, d_model: int, heads: int):
         super().__init__()
         self.heads = heads
-        self.q = nn.Linear(d_model, d_model)
-        self.kv = nn.Linear(d_model, 2 * d_model)
-        self.out = nn.Linear(d_model, d_model)
+        self.q = Linear(d_model, d_model)
+        self.kv = Linear(d_model, 2 * d_model)
+        self.out = Linear(d_model, d_model)
 
     def project(self, memory: Tensor) -> tuple[Tensor, Tensor]:
         k, v = self.kv(memory).chunk(2, dim=-1)  # each (B, S, d)
@@ -141,7 +142,7 @@ class Sublayers(nn.Module):
         super().__init__()
         self.pre_norm = pre_norm
         self.norms = nn.ModuleList(nn.LayerNorm(d_model) for _ in range(sublayers))
-        self.ffn = nn.Sequential(nn.Linear(d_model, ffn), nn.ReLU(), nn.Linear(ffn, d_model))
+        self.ffn = nn.Sequential(Linear(d_model, ffn), nn.ReLU(), Linear(ffn, d_model))
         self.dropout = Dropout(dropout)
 
     def enter(self, x: Tensor, i: int) -> Tensor:
@@ -202,7 +203,7 @@ class Transformer(Seq2Seq):
         # pre-norm leaves the residual stream unnormalised: each stack ends with its own norm
         self.encoder_norm = nn.LayerNorm(c.d_model) if c.pre_norm else nn.Identity()
         self.decoder_norm = nn.LayerNorm(c.d_model) if c.pre_norm else nn.Identity()
-        self.output = nn.Linear(c.d_model, tgt_vocab)
+        self.output = Linear(c.d_model, tgt_vocab)
         self._init_weights()
         if c.tie_embeddings:
             self.output.weight = self.tgt_embedding.weight
