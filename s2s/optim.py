@@ -38,3 +38,21 @@ def learning_rate(cfg: TrainConfig, step: int, plateau_scale: float = 1.0) -> fl
 def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:
     for group in optimizer.param_groups:
         group["lr"] = lr
+
+
+def clip_gradients(parameters, max_norm: float) -> None:
+    """Scale the gradients down to a total L2 norm of `max_norm` when they exceed it (`clip_grad_norm_`).
+
+    torch's version always multiplies every gradient by min(1, max_norm / norm), so as not to wait for the norm
+    on a GPU; on the CPU the norm is already known, and skipping that pass over all 5M gradients when it is not
+    needed (most steps, once training settles) saves ~2% of a Transformer step (bench/README.md).
+    """
+    grads = [p.grad for p in parameters if p.grad is not None]
+    if not grads:
+        return
+    if grads[0].device.type != "cpu":
+        torch.nn.utils.clip_grads_with_norm_(grads, max_norm, torch.nn.utils.get_total_norm(grads))
+        return
+    total = float(torch.nn.utils.get_total_norm(grads))
+    if total > max_norm:
+        torch._foreach_mul_(grads, max_norm / (total + 1e-6))

@@ -32,7 +32,7 @@ from s2s.data.subwords import Vocab
 from s2s.distributed import World, wrap
 from s2s.errors import S2SError
 from s2s.models.base import Seq2Seq, build_model
-from s2s.optim import learning_rate, make_optimizer, set_learning_rate
+from s2s.optim import clip_gradients, learning_rate, make_optimizer, set_learning_rate
 from s2s.runlog import RunLog, point_latest
 from s2s.teacher_forcing import make_mixer, teacher_forcing_ratio
 from s2s.validation import Validator
@@ -270,7 +270,7 @@ def _optimizer_step(model: Seq2Seq, optimizer: torch.optim.Optimizer, scaler, cl
     if scaler is not None:
         scaler.unscale_(optimizer)
     if clip_norm:
-        torch.nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
+        clip_gradients(model.parameters(), clip_norm)
     if scaler is not None:
         scaler.step(optimizer)  # skips the update when fp16 gradients overflowed, and lowers the scale
         scaler.update()

@@ -238,3 +238,20 @@ def test_prepare_then_train_as_typed_finds_data_latest(cli, tmp_path, monkeypatc
     assert result.exit_code == 0, result.output
     ckpt = load_checkpoint(tmp_path / "runs" / "latest" / "checkpoints" / "last.pt")
     assert Path(ckpt.data_dir) == (tmp_path / "data" / "sample").resolve()
+
+
+@pytest.mark.parametrize("scale", [0.1, 10.0])  # under the limit: untouched; over it: scaled to the limit
+def test_clip_gradients_equals_clip_grad_norm(scale):
+    from s2s.optim import clip_gradients
+
+    gen = torch.Generator().manual_seed(3)
+    ours = [torch.nn.Parameter(torch.randn(7, 5, generator=gen)) for _ in range(3)]
+    theirs = [torch.nn.Parameter(p.detach().clone()) for p in ours]
+    for a, b in zip(ours, theirs):
+        a.grad = torch.randn(a.shape, generator=gen) * scale
+        b.grad = a.grad.clone()
+    clip_gradients(ours, 5.0)
+    torch.nn.utils.clip_grad_norm_(theirs, 5.0)
+    for a, b in zip(ours, theirs):
+        torch.testing.assert_close(a.grad, b.grad)
+    assert (torch.linalg.vector_norm(torch.cat([p.grad.flatten() for p in ours])) <= 5.0 + 1e-4).item()
