@@ -4,9 +4,9 @@
     python -m bench.peers --quick          # one s2s run per figure, the peers' recorded figures (~8 min)
     python -m bench.peers --repeats 5      # medians of 5 interleaved runs instead of 3
 
-By default every training figure is the median of 3 runs, s2s and each peer whose environment exists taking
-turns (s2s, OpenNMT-py, Joey NMT, s2s, ...); the peers' 300-step models are decoded here too; and the
-Transformer is trained to 95% dev exact match and its converged model decoded.
+By default every training and decoding figure is the median of 3 runs, s2s and each peer whose environment
+exists taking turns (s2s, OpenNMT-py, Joey NMT, s2s, ...); the peers' 300-step models are decoded here too; and
+the Transformer is trained to 95% dev exact match and its converged model decoded (3 times, median).
 
 The workload (`bench/workload.py`, byte-identical to the peers' `gen_data.py`) is generated into
 `$S2S_BENCH_CACHE/peers` and prepared with one SentencePiece piece per whitespace word (`--model-type word`), so
@@ -303,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="one run per figure, no convergence run, the peers' recorded figures")
     parser.add_argument("--no-converge", action="store_true", help="skip training the Transformer to convergence")
-    parser.add_argument("--repeats", type=int, help="interleaved runs per training figure (median; default 3, 1 "
+    parser.add_argument("--repeats", type=int, help="interleaved runs per training and decoding figure (median; default 3, 1 "
                                                     "with --quick)")
     parser.add_argument("--models", nargs="*", default=list(MODELS), choices=MODELS)
     parser.add_argument("--threads", type=int, help="torch threads for s2s (default: torch's, = cores)")
@@ -317,6 +317,19 @@ def main(argv: list[str] | None = None) -> int:
     loads: list[float] = []
     ours: dict = {}
     peers: dict = {}
+
+    def decode_median(model: str, checkpoint: Path, beam: int, min_len: int = 0, with_peers: bool = False) -> dict:
+        """The median run of `repeats` decodes (by sent/s), s2s and each live peer taking turns."""
+        mine, theirs_sent_s = [], {t: [] for t in live_tools if with_peers}
+        for _ in range(args.repeats):
+            loads.append(load1() if args.no_wait else quiet_machine())
+            mine.append(decode_s2s(checkpoint, beam, test, refs, args.threads, min_len=min_len))
+            for tool in theirs_sent_s:
+                theirs_sent_s[tool].append(decode_peer(tool, model, beam))
+        for tool, sent_s in theirs_sent_s.items():
+            peers[(tool, model)][("greedy" if beam == 1 else "beam") + "_sent_s"] = statistics.median(sent_s)
+        return sorted(mine, key=lambda d: d["sent_s"])[len(mine) // 2]
+
     for model in args.models:
         runs, theirs = [], {t: [] for t in live_tools}
         for r in range(args.repeats):  # A B A B ...: s2s and each peer in turn
@@ -333,16 +346,12 @@ def main(argv: list[str] | None = None) -> int:
             peers[(tool, model)] = median_of(theirs[tool]) if theirs.get(tool) else rec.get((tool, model))
         ckpt = ours[model]["run"] / "checkpoints" / "last.pt"
         for beam in (1, 5):
-            loads.append(load1() if args.no_wait else quiet_machine())
-            ours[model][f"beam{beam}"] = decode_s2s(ckpt, beam, test, refs, args.threads)
-            for tool in live_tools:
-                peers[(tool, model)][("greedy" if beam == 1 else "beam") + "_sent_s"] = decode_peer(tool, model, beam)
-        loads.append(load1() if args.no_wait else quiet_machine())
-        ours[model]["beam5_work"] = decode_s2s(ckpt, 5, test, refs, args.threads, min_len=WORK_MATCHED_LEN)
+            ours[model][f"beam{beam}"] = decode_median(model, ckpt, beam, with_peers=True)
+        ours[model]["beam5_work"] = decode_median(model, ckpt, 5, min_len=WORK_MATCHED_LEN)
     converge = not (args.quick or args.no_converge) and "transformer" in args.models
     conv = converge_s2s(data, threads=args.threads) if converge else None
     if conv:
-        ours["converged"] = {f"beam{b}": decode_s2s(conv["checkpoint"], b, test, refs, args.threads) for b in (1, 5)}
+        ours["converged"] = {f"beam{b}": decode_median("transformer", conv["checkpoint"], b) for b in (1, 5)}
     start = startup() if "transformer" in args.models else None
     print_table(ours, peers, rec, conv, start, loads, args.threads)
     return 0
