@@ -368,3 +368,24 @@ def test_architecture(arch, check):
         pytest.skip(f"architecture {arch!r} not importable yet: {err}")
     src, lengths = random_batch(10, seed=11, vocab=ARCH_VOCAB)
     check(model, src, lengths)
+
+
+@pytest.mark.parametrize("arch", ["attention", "transformer"])
+def test_beams_reading_one_encoding_equal_beams_reading_copies(arch):
+    """`shares_encoding`: a sentence's beams attending together to its one encoding find what K copies find."""
+    model = tiny_model(arch)
+    assert model.shares_encoding
+    src, lengths = random_batch(10, seed=12, vocab=ARCH_VOCAB)
+    cfg = BeamConfig(beam_size=4, nbest=2, max_len_a=1.0, max_len_b=3)
+    shared = decode(model, src, lengths, "beam", cfg)
+    model.shares_encoding = False  # an instance attribute: the class keeps True
+    try:
+        copied = decode(model, src, lengths, "beam", cfg)
+    finally:
+        del model.shares_encoding
+    assert [[h.tokens for h in hyps] for hyps in shared] == [[h.tokens for h in hyps] for hyps in copied]
+    for hyps_a, hyps_b in zip(shared, copied):
+        for a, b in zip(hyps_a, hyps_b):
+            assert a.score == pytest.approx(b.score, abs=1e-4)
+            torch.testing.assert_close(a.attention, b.attention, atol=1e-5, rtol=1e-4)
+    assert len({len(h.tokens) for hyps in shared for h in hyps}) > 1  # sentences ended at different steps

@@ -99,6 +99,8 @@ class Attention(nn.Module):
 class AttentionSeq2Seq(Seq2Seq):
     """Recurrent encoder–decoder with Bahdanau (additive) or Luong (dot, general) attention and input feeding."""
 
+    shares_encoding = True  # `_attend` takes a sentence's beams together
+
     def __init__(self, config: AttentionConfig, src_vocab: int, tgt_vocab: int):
         super().__init__()
         self.config = c = config
@@ -138,10 +140,17 @@ class AttentionSeq2Seq(Seq2Seq):
         return state
 
     def _attend(self, out: Tensor, enc: Encoded) -> tuple[Tensor, Tensor]:
-        """Attentional states (B, T, H) and weights (B, T, S) for decoder outputs `out` (B, T, H)."""
+        """Attentional states (R, T, H) and weights (R, T, S) for decoder outputs `out` (R, T, H).
+
+        R is B, or g rows per sentence at a decoding step (T = 1; `shares_encoding`): a sentence's g beams then
+        attend as g queries to its one memory, as the T positions of a teacher-forced batch do.
+        """
+        rows, length, hidden = out.shape
+        queries = out.view(enc.batch_size, rows * length // enc.batch_size, hidden)  # (B, g*T, H)
         keys = enc.extras.get("keys", enc.memory)  # (B, S, H)
-        context, weights = self.attention(out, keys, enc.memory, enc.src_mask)  # (B, T, De), (B, T, S)
-        return tanh(self.combine(torch.cat([out, context], dim=-1))), weights  # (B, T, H)
+        context, weights = self.attention(queries, keys, enc.memory, enc.src_mask)  # (B, g*T, De), (B, g*T, S)
+        context, weights = context.view(rows, length, -1), weights.view(rows, length, -1)  # (R, T, De), (R, T, S)
+        return tanh(self.combine(torch.cat([out, context], dim=-1))), weights  # (R, T, H)
 
     def _decode(self, tokens: Tensor, state: State, enc: Encoded) -> tuple[Tensor, State, Tensor]:
         """Logits (B, T, V), the state after them and the last step's attention (B, S) for inputs (B, T).

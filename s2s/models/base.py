@@ -7,7 +7,9 @@ these methods, so neither ever asks which architecture it drives:
   step (memory, mask, pre-computed attention keys, cross-attention keys/values) is *returned* here, never cached
   on `self`, so a module keeps no hidden state between calls.
 - `init_state(enc) -> State`: the decoder's state before the first step.
-- `step(tokens, state, enc) -> StepOutput`: one decoding step for a batch of previous tokens.
+- `step(tokens, state, enc) -> StepOutput`: one decoding step for a batch of previous tokens. A model whose
+  `shares_encoding` is True also takes k * B tokens for B encoded sentences (rows i*k .. i*k+k-1 belong to
+  sentence i), so beam search need not copy the encoder output once per beam.
 - `reorder(state, index) -> State`: select/duplicate batch rows (beam search, finished sentences).
 - `forward(src, src_lengths, tgt_in) -> logits`: the teacher-forced pass used in training.
 - `forward_mixed(src, src_lengths, tgt_in, mix) -> logits`: scheduled sampling; `mix(gold, logits)` picks the
@@ -66,6 +68,9 @@ class Seq2Seq(nn.Module):
     """Base class of every architecture. Subclasses set `self.config` and implement the abstract methods."""
 
     config: object
+    # True where `step` reads each sentence's encoding for the k rows of its beams in place (see the module
+    # docstring): then beam search hands it the B sentences' `Encoded` rather than k copies of each row
+    shares_encoding: bool = False
 
     def encode(self, src: Tensor, src_lengths: Tensor) -> Encoded:  # src (B, S), src_lengths (B,)
         raise NotImplementedError

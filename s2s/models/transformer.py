@@ -75,15 +75,16 @@ def merge_heads(x: Tensor) -> Tensor:
 
 
 def one_query_attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
-    """softmax(q·kᵀ / sqrt(dh)) · v for one query per row, and the weights: (B, h, 1, dh), (B, h, 1, t).
+    """softmax(q·kᵀ / sqrt(dh)) · v without a causal mask, and the weights: (B, h, n, dh), (B, h, n, t).
 
-    Incremental decoding asks one query per sentence and head. For that shape two batched products beat the
-    fused kernel on the CPU (bench/README.md, "Where the time goes"), and they give the weights for display.
+    Incremental decoding asks one query per row and head (n = 1), or one per beam of a sentence (n = k). For
+    those shapes two batched products beat the fused kernel on the CPU (bench/README.md, "Where the time
+    goes"), and they give the weights for display.
     """
-    scores = torch.matmul(q, k.transpose(-1, -2)) * q.size(-1) ** -0.5  # (B, h, 1, t)
+    scores = torch.matmul(q, k.transpose(-1, -2)) * q.size(-1) ** -0.5  # (B, h, n, t)
     if mask is not None:
         scores = scores.masked_fill(~mask, float("-inf"))
-    weights = torch.softmax(scores, dim=-1)  # (B, h, 1, t)
+    weights = torch.softmax(scores, dim=-1)  # (B, h, n, t)
     return torch.matmul(weights, v), weights
 
 
@@ -126,13 +127,21 @@ class CrossAttention(nn.Module):
         return split_heads(k, self.heads).contiguous(), split_heads(v, self.heads).contiguous()  # (B, h, S, dh)
 
     def forward(self, x: Tensor, k: Tensor, v: Tensor, mask: Tensor) -> tuple[Tensor, Tensor | None]:
-        """Output (B, T, d); when decoding (T = 1), also each head's weights (B, h, 1, S)."""
-        q = split_heads(self.q(x), self.heads)  # (B, h, T, dh)
-        if q.size(2) > 1:
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (B, h, T, dh)
-            return self.out(merge_heads(y)), None
-        y, weights = one_query_attention(q, k, v, mask)  # (B, h, 1, dh), (B, h, 1, S)
-        return self.out(merge_heads(y)), weights  # (B, 1, d), (B, h, 1, S)
+        """Output (R, T, d); when decoding (T = 1), also each head's weights (R, h, 1, S).
+
+        k, v and mask hold B sentences; when decoding, x may hold g rows per sentence (R = g * B, a sentence's
+        beams): their queries then go together against its keys, one (g, dh) x (dh, S) product per sentence and
+        head instead of g products of one row against g copies of the keys.
+        """
+        rows, length, d_model = x.shape
+        if length > 1:
+            y = F.scaled_dot_product_attention(split_heads(self.q(x), self.heads), k, v, attn_mask=mask)
+            return self.out(merge_heads(y)), None  # (B, T, d)
+        batch = k.size(0)
+        q = split_heads(self.q(x).view(batch, rows // batch, d_model), self.heads)  # (B, h, g, dh)
+        y, weights = one_query_attention(q, k, v, mask)  # (B, h, g, dh), (B, h, g, S)
+        weights = weights.transpose(1, 2).reshape(rows, self.heads, 1, -1)  # (R, h, 1, S)
+        return self.out(merge_heads(y).view(rows, 1, d_model)), weights  # (R, 1, d), (R, h, 1, S)
 
 
 class Sublayers(nn.Module):
@@ -185,6 +194,8 @@ class DecoderLayer(Sublayers):
 @ARCHITECTURES.register("transformer", config=TransformerConfig)
 class Transformer(Seq2Seq):
     """Transformer encoder–decoder (Vaswani et al. 2017) with sinusoidal positions and cached decoding."""
+
+    shares_encoding = True  # `CrossAttention` takes a sentence's beams together
 
     def __init__(self, config: TransformerConfig, src_vocab: int, tgt_vocab: int):
         super().__init__()
@@ -249,7 +260,7 @@ class Transformer(Seq2Seq):
         empty = enc.memory.new_zeros(enc.batch_size, c.heads, 0, c.d_model // c.heads)  # (B, h, 0, dh)
         return {f"{kv}{i}": empty for i in range(c.decoder_layers) for kv in "kv"}
 
-    def step(self, tokens: Tensor, state: State, enc: Encoded) -> StepOutput:  # tokens (B,)
+    def step(self, tokens: Tensor, state: State, enc: Encoded) -> StepOutput:  # tokens (R,): B rows, or k per sentence
         mask = enc.src_mask[:, None, None, :]  # (B, 1, 1, S)
         x = self._embed(self.tgt_embedding, tokens.unsqueeze(1), state["k0"].size(2))  # (B, 1, d)
         new_state: State = {}
