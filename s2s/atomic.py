@@ -1,6 +1,6 @@
 """Writing a file so that a crash leaves either the old version or the new one, never a mix.
 
-Checkpoints, recipes written into run directories and saved hypotheses all go through `atomic_write_bytes`:
+Checkpoints, recipes written into run directories and saved hypotheses all go through `atomic_write`:
 write to a temporary file in the same directory, flush it to disk, then rename it over the target. A failed
 write (disk full, read-only or missing directory) removes the temporary file and raises `S2SError` naming the
 target; the target itself is untouched. A SIGKILL can't be cleaned up after, so the temporary file's name
@@ -14,12 +14,20 @@ import os
 import re
 import tempfile
 from pathlib import Path
+from typing import BinaryIO, Callable
 
 from s2s.errors import S2SError
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write `data` to `path` so that a crash leaves either the old file or the new one, never a mix."""
+    atomic_write(path, lambda f: f.write(data))
+
+
+def atomic_write(path: Path, write: Callable[[BinaryIO], object]) -> None:
+    """`atomic_write_bytes` for a writer that streams into the file (`torch.save(obj, f)`), so that a large
+    file need not be built in memory first: a checkpoint held as bytes would cost its size again at the
+    training run's memory peak."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -30,7 +38,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     try:
         os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -9,14 +9,13 @@ Anything that is not a zip archive (as `torch.save` writes) is refused before an
 field is type-checked before use. Each file records its format version, the s2s version, a SHA-256 of its weights
 and one of everything else (recipe, vocabularies, training state); a truncated or corrupted file, a checksum
 mismatch or an unknown format version is refused with a message that says which. Writes go to a temporary file
-in the same directory, are flushed to disk, then renamed over the target (`atomic_write_bytes`): a process
+in the same directory, are flushed to disk, then renamed over the target (`atomic_write`, streamed): a process
 killed at any moment leaves the previous checkpoint intact.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import pickle
 import re
 import warnings
@@ -27,7 +26,7 @@ from typing import Optional
 import torch
 
 import s2s
-from s2s.atomic import atomic_write_bytes
+from s2s.atomic import atomic_write
 from s2s.errors import S2SError
 
 FORMAT = "s2s-checkpoint"
@@ -122,9 +121,8 @@ def vocab_fingerprint(src_vocab: bytes, tgt_vocab: bytes) -> str:
 
 
 def save_checkpoint(ckpt: Checkpoint, path: Path) -> None:
-    buffer = io.BytesIO()
-    torch.save(ckpt.to_payload(), buffer)
-    atomic_write_bytes(Path(path), buffer.getvalue())  # S2SError naming the file when it can't be written
+    payload = ckpt.to_payload()
+    atomic_write(Path(path), lambda f: torch.save(payload, f))  # S2SError naming the file when it can't be written
 
 
 def load_checkpoint(path: Path) -> Checkpoint:

@@ -362,7 +362,7 @@ def test_dropout_drops_p_and_rescales_the_rest():
     assert dropout.eval()(x) is x and Dropout(0.0)(x) is x
 
 
-def test_onednn_linear_equals_f_linear_forward_and_backward():
+def test_linear_equals_f_linear_in_training_and_in_inference():
     import torch.nn.functional as F
 
     from s2s.models.linear import Linear, onednn_available
@@ -377,9 +377,13 @@ def test_onednn_linear_equals_f_linear_forward_and_backward():
     grads = torch.autograd.grad(y, [x, layer.weight, layer.bias], upstream)
     for got, want in zip(grads, torch.autograd.grad(expected, reference, upstream)):
         torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
-    with torch.no_grad():  # the inference path, on a non-contiguous input
+    with torch.no_grad():  # the inference path (oneDNN where available), on a non-contiguous input
         rows = x.detach()[:, ::2]
         torch.testing.assert_close(layer(rows), F.linear(rows, layer.weight, layer.bias), atol=1e-5, rtol=1e-5)
+    frozen = Linear(24, 40).requires_grad_(False)
+    frozen.bias.requires_grad_(True)  # a gradient for the bias alone still flows
+    (grad_bias,) = torch.autograd.grad(frozen(x.detach()).sum(), [frozen.bias])
+    torch.testing.assert_close(grad_bias, torch.full((40,), 21.0))
     assert onednn_available() == (torch.backends.mkldnn.is_available()
                                   and hasattr(torch.ops.mkldnn, "_linear_pointwise"))
     wide = Linear(24, 40).double()  # another dtype takes F.linear

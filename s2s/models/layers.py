@@ -43,8 +43,8 @@ def lstm_cell(x: Tensor, state: tuple[Tensor, Tensor], w_ih: Tensor, w_hh: Tenso
     """One LSTM step, as `torch.lstm_cell` (same gate order i, f, g, o; same weights): h, c each (B, H).
 
     On the CPU `torch.lstm_cell` is itself a composite of two `addmm` (MKL), sigmoids and tanh; written out here
-    its products go through `linear` (oneDNN) and its tanh through `tanh`, both faster on this machine class, and
-    the attention decoders step through it at every target position.
+    its products go through `linear` (oneDNN when decoding) and its tanh through `tanh`, both faster on this
+    machine class, and the attention decoders step through it at every target position.
     """
     h, c = state  # (B, H) each
     i, f, g, o = (linear(x, w_ih, b_ih) + linear(h, w_hh, b_hh)).chunk(4, dim=1)  # (B, H) each

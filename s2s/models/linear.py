@@ -1,11 +1,15 @@
-"""`Linear`: `nn.Linear` whose float32 CPU products run through oneDNN instead of the default BLAS.
+"""`Linear`: `nn.Linear` whose float32 CPU products at inference run through oneDNN instead of the default BLAS.
 
 torch 2.13's CPU `addmm` goes to MKL, and on this project's machine (AMD EPYC, 2 cores) MKL's fp32 GEMM is
 slow for the shapes these models have: x (rows, 256) against a (256, 2,004) output layer runs at 104 GFLOP/s
 in MKL and 189 in oneDNN, and a 320-row decoding step's products take 20-45% less time (bench/README.md,
 "Where the time goes"). torch ships oneDNN's linear as `torch.ops.mkldnn._linear_pointwise`, the kernel its own
-compiler emits for CPU linears; this module calls it for the forward product and for the input gradient
-(g · W), where it is also faster, and keeps torch's `mm` for the weight gradient (gᵀ · x), where it is not.
+compiler emits for CPU linears; this module calls it when decoding.
+
+Training keeps `F.linear`. oneDNN builds and keeps a kernel for every new input shape (about 1 MiB each), and a
+training run meets a new row count (sentences x padded length) with every batch length: over the 300 steps of
+the peer benchmark's Transformer that held 250 MiB more at the peak (1,009 against 750 MiB), for steps no
+faster (217 against 210 ms, in-process A/B; the attention LSTM 157 against 154). bench/README.md has the figures.
 
 Same function, same precision (fp32 throughout; results agree with `F.linear` to float rounding, tested), same
 parameters and state-dict keys as `nn.Linear`, so checkpoints do not change. Anywhere else -- CUDA, autocast,
@@ -38,37 +42,13 @@ def onednn_available() -> bool:
         return False
 
 
-class _OneDNNLinear(torch.autograd.Function):
-    """y = x Wᵀ + b with oneDNN for the forward product and the input gradient."""
-
-    @staticmethod
-    def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
-        ctx.save_for_backward(x, weight)
-        ctx.has_bias = bias is not None
-        return _onednn(x, weight, bias)
-
-    @staticmethod
-    def backward(ctx, grad: Tensor):
-        x, weight = ctx.saved_tensors
-        grad_x = grad_w = grad_b = None
-        if ctx.needs_input_grad[0]:
-            grad_x = _onednn(grad, weight.t(), None)  # g · W: "a linear layer with weight Wᵀ"
-        flat = grad.reshape(-1, grad.size(-1))  # (N, out)
-        if ctx.needs_input_grad[1]:
-            grad_w = flat.t().mm(x.reshape(-1, x.size(-1)))  # (out, in)
-        if ctx.has_bias and ctx.needs_input_grad[2]:
-            grad_b = flat.sum(0)
-        return grad_x, grad_w, grad_b
-
-
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """`F.linear`, through oneDNN where that is the same computation and faster (see the module docstring)."""
+    """`F.linear`, through oneDNN when nothing needs a gradient and the kernel applies (see the module docstring)."""
     if (x.device.type != "cpu" or x.dtype != torch.float32 or weight.dtype != torch.float32
-            or torch.is_autocast_enabled("cpu") or x.numel() == 0 or not onednn_available()):
+            or torch.is_autocast_enabled("cpu") or x.numel() == 0 or not onednn_available()
+            or (torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad
+                                             or (bias is not None and bias.requires_grad)))):
         return F.linear(x, weight, bias)
-    if torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad
-                                    or (bias is not None and bias.requires_grad)):
-        return _OneDNNLinear.apply(x, weight, bias)
     return _onednn(x, weight, bias)
 
 
