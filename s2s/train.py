@@ -32,6 +32,7 @@ from s2s.data.subwords import Vocab
 from s2s.distributed import World, wrap
 from s2s.errors import S2SError
 from s2s.models.base import Seq2Seq, build_model
+from s2s.models.linear import onednn_products
 from s2s.optim import clip_gradients, learning_rate, make_optimizer, set_learning_rate
 from s2s.runlog import RunLog, point_latest
 from s2s.teacher_forcing import make_mixer, teacher_forcing_ratio
@@ -238,7 +239,8 @@ def _validate(state: TrainState, validator: Validator, model: Seq2Seq, world: Wo
     """Validate on rank 0, keep best/last, and agree on every rank whether to stop."""
     stop = False
     if world.is_main:
-        result = validator.run(model)
+        with onednn_products(False):  # kernels for the dev set's shapes would stay in this process's memory
+            result = validator.run(model)
         metric = result.get("dev_bleu", -result["dev_loss"]) if cfg.metric == "bleu" else -result["dev_loss"]
         improved = state.best is None or metric > state.best
         if improved:

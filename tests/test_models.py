@@ -380,6 +380,16 @@ def test_linear_equals_f_linear_in_training_and_in_inference():
     with torch.no_grad():  # the inference path (oneDNN where available), on a non-contiguous input
         rows = x.detach()[:, ::2]
         torch.testing.assert_close(layer(rows), F.linear(rows, layer.weight, layer.bias), atol=1e-5, rtol=1e-5)
+    from unittest import mock
+
+    from s2s.models import linear as linear_module
+
+    with torch.no_grad(), mock.patch.object(linear_module, "_onednn", side_effect=AssertionError("oneDNN used")):
+        with linear_module.onednn_products(False):  # off: F.linear even at inference
+            torch.testing.assert_close(layer(rows), F.linear(rows, layer.weight, layer.bias))
+        if onednn_available():
+            with pytest.raises(AssertionError, match="oneDNN used"):  # and back on after the block
+                layer(rows)
     frozen = Linear(24, 40).requires_grad_(False)
     frozen.bias.requires_grad_(True)  # a gradient for the bias alone still flows
     (grad_bias,) = torch.autograd.grad(frozen(x.detach()).sum(), [frozen.bias])

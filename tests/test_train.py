@@ -68,6 +68,26 @@ def test_a_run_writes_its_directory(prepared_sample, tmp_path):
         assert key in train_records[0]
 
 
+def test_training_never_goes_through_onednn(prepared_sample, tmp_path, monkeypatch):
+    """Training products and the validations' decoding use F.linear: oneDNN's per-shape kernels would stay in
+    the training process's memory (s2s/models/linear.py)."""
+    from s2s.models import linear as linear_module
+
+    def refuse(*args):
+        raise AssertionError("oneDNN used during training")
+
+    available = linear_module.onednn_available()  # its one-time self-check calls the kernel
+    monkeypatch.setattr(linear_module, "_onednn", refuse)
+    result = train(recipe(train={"max_steps": 2, "valid_every": 1, "valid_bleu": True, "valid_max_sentences": 20}),
+                   prepared_sample, tmp_path / "run", quiet=True)
+    assert result.steps == 2 and len(records(tmp_path / "run", "valid")) == 2
+    monkeypatch.undo()
+    if available:  # and decoding outside training still takes it
+        monkeypatch.setattr(linear_module, "_onednn", refuse)
+        with torch.no_grad(), pytest.raises(AssertionError, match="oneDNN used"):
+            result.model.eval().output(torch.zeros(2, result.model.output.in_features))
+
+
 def test_same_seed_gives_identical_losses(prepared_sample, tmp_path):
     a = train(recipe(), prepared_sample, tmp_path / "a", quiet=True).run_dir
     b = train(recipe(), prepared_sample, tmp_path / "b", quiet=True).run_dir
