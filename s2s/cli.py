@@ -68,6 +68,22 @@ def _reader_left() -> None:
     raise typer.Exit(0)
 
 
+def stdout_console(**options):
+    """A rich `Console` on stdout whose closed pipe (`s2s list | head -3`) ends like any other command's.
+
+    rich's own answer to EPIPE is `SystemExit(1)`; this one raises `BrokenPipeError` for `command` to end with 0,
+    as `s2s translate` does.
+    """
+    from rich.console import Console
+
+    class PipeConsole(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True  # nothing more to a reader that has gone
+            raise BrokenPipeError
+
+    return PipeConsole(**options)
+
+
 # Options shared by several commands, declared once.
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress display or summary (for scripts).")]
 SeedOpt = Annotated[Optional[int], typer.Option("--seed", help="Random seed (default: the recipe's).")]
@@ -159,7 +175,7 @@ def prepare_command(
 
         with TerminalProgress(Console(stderr=True)) as progress:
             report = prepare(paths, options, target, progress)
-        show_summary(report, Console())
+        show_summary(report, stdout_console())
     if out is None:  # the default place: `s2s train` finds the newest data directory as data/latest
         from s2s.runlog import point_latest
 
@@ -322,7 +338,7 @@ def evaluate_command(
     for score in result.scores:
         fallback = score.name == "BLEU" and result.notes and result.tokenizer == "13a"
         table.add_row(score.name + (" (13a fallback)" if fallback else ""), f"{score.value:.2f}", score.signature)
-    console = Console()
+    console = stdout_console()
     console.print(table)
     for note in result.notes:
         console.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)  # one line: greppable
@@ -365,7 +381,6 @@ def list_command() -> None:
     """List the registered architectures, decoding strategies and teacher-forcing schedules."""
     import dataclasses
 
-    from rich.console import Console
     from rich.table import Table
 
     import s2s.decoding  # noqa: F401  (each import fills its registry)
@@ -373,7 +388,7 @@ def list_command() -> None:
     import s2s.teacher_forcing  # noqa: F401
     from s2s.registry import ARCHITECTURES, DECODERS, SCHEDULES
 
-    console = Console()
+    console = stdout_console()
     for registry in (ARCHITECTURES, DECODERS, SCHEDULES):
         table = Table(title=f"{registry.kind}s (recipe key: {registry.key})", title_justify="left")
         table.add_column(registry.key)
@@ -392,7 +407,6 @@ def list_command() -> None:
 
 
 def _print_table(title: str, headers: list[str], rows: list[list[str]]) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title=title, title_justify="left")
@@ -400,9 +414,9 @@ def _print_table(title: str, headers: list[str], rows: list[list[str]]) -> None:
         table.add_column(header, justify="left" if i == 0 else "right", no_wrap=i == 0)
     for row in rows:
         table.add_row(*row)
-    console = Console()
+    console = stdout_console()
     if not console.is_terminal:  # a pipe or a CI log has no width to fit: don't cut run names at 80 columns
-        console = Console(width=200)
+        console = stdout_console(width=200)
     console.print(table)
 
 

@@ -30,3 +30,15 @@ def test_the_cli_module_does_not_import_torch():
     code = "import sys, s2s.cli; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_list_into_a_reader_that_leaves_ends_quietly_with_0():
+    """`s2s list | head -1`: the reader closes the pipe after one line; s2s ends with 0 and no traceback, as
+    `s2s translate` does (rich's own answer to a closed pipe is exit status 1)."""
+    import os
+
+    read_fd, write_fd = os.pipe()
+    os.close(read_fd)  # a reader that has already gone: every write meets EPIPE
+    proc = subprocess.run([sys.executable, "-m", "s2s", "list"], stdout=write_fd, stderr=subprocess.PIPE, text=True)
+    os.close(write_fd)
+    assert proc.returncode == 0 and proc.stderr == ""
