@@ -5,7 +5,6 @@ BIN := $(VENV)/bin
 # torch is pinned to the CPU wheel here: on a machine without a GPU, a plain `pip install torch` pulls a
 # multi-GB CUDA build. On a GPU machine run `make TORCH_SPEC=torch install` (or install your own build first).
 TORCH_SPEC ?= torch==2.13.0
-DEMO_DIR ?= demo-work
 export PYTHONUNBUFFERED := 1
 
 .PHONY: install demo test test-slow bench clean
@@ -20,12 +19,13 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # The main job end to end on the bundled Tatoeba sample: prepare -> train (tiny recipe) -> evaluate -> translate.
+# It writes where a user's own commands look (data/sample with data/latest, runs/tiny-<time> with runs/latest),
+# so the README's next examples (`s2s evaluate --bleu`, `echo ... | s2s translate`) work as typed afterwards.
 demo: install
-	rm -rf $(DEMO_DIR)
-	$(BIN)/s2s prepare --sample --out $(DEMO_DIR)/data --vocab-size 1000 --dev 200 --test 200
-	$(BIN)/s2s train recipes/tiny.yaml --data $(DEMO_DIR)/data --out $(DEMO_DIR)/runs/tiny
-	$(BIN)/s2s evaluate --bleu --chrf -m $(DEMO_DIR)/runs/tiny
-	printf '안녕하세요.\n나는 학생이다.\n고마워요!\n' | $(BIN)/s2s translate -m $(DEMO_DIR)/runs/tiny
+	$(BIN)/s2s prepare --sample --vocab-size 1000 --dev 200 --test 200 --force
+	$(BIN)/s2s train recipes/tiny.yaml --data data/sample
+	$(BIN)/s2s evaluate --bleu --chrf
+	printf '안녕하세요.\n나는 학생이다.\n고마워요!\n' | $(BIN)/s2s translate
 
 test: install
 	$(BIN)/python -m pytest -q
@@ -37,4 +37,4 @@ bench: install
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache
+	rm -rf $(VENV) .pytest_cache  # data/ and runs/ hold your work: remove them by hand
