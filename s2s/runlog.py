@@ -51,12 +51,22 @@ def resolve_run_dir(target: Optional[Path]) -> Path:
 
 
 class RunLog:
-    """Writes metrics to `metrics.jsonl` (+ TensorBoard) and shows progress on stderr unless quiet."""
+    """Writes metrics to `metrics.jsonl` (+ TensorBoard) and shows progress on stderr unless quiet.
 
-    def __init__(self, run_dir: Optional[Path], total_steps: int, start_step: int, quiet: bool = False):
-        """`run_dir` None: log nothing to files (the other ranks of a distributed run)."""
+    On a terminal, a live bar at the bottom and, at each log interval, one line left in the scrollback above it
+    (the figures would vanish with the next frame if they lived only in the bar). In a file or a pipe, no bar
+    (a log must not hold cut-off frames) and one plain, unwrapped line per interval and message.
+    """
+
+    def __init__(self, run_dir: Optional[Path], total_steps: int, start_step: int, quiet: bool = False,
+                 terminal: Optional[bool] = None):
+        """`run_dir` None: log nothing to files (the other ranks of a distributed run). `terminal` None: ask
+        whether stderr is one."""
         self.file = open(run_dir / "metrics.jsonl", "a", encoding="utf-8") if run_dir is not None else None
         self.quiet = quiet
+        self.total_steps = total_steps
+        self.width = len(str(total_steps))
+        self.started = (time.perf_counter(), start_step)  # for the ETA: steps done in this process's time
         self.tb = None
         if run_dir is not None:
             try:
@@ -66,15 +76,17 @@ class RunLog:
             except Exception:
                 self.tb = None
         self.progress = None
-        if not quiet:
+        if terminal is None:
+            terminal = sys.stderr.isatty()
+        if not quiet and terminal:
             from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
             self.progress = Progress(
                 TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                TextColumn("{task.fields[status]}"), console=Console(file=sys.stderr), transient=False,
+                console=Console(file=sys.stderr), transient=True,
             )
-            self.task = self.progress.add_task("train", total=total_steps, completed=start_step, status="")
+            self.task = self.progress.add_task("train", total=total_steps, completed=start_step)
             self.progress.start()
 
     def log(self, record: dict) -> None:
@@ -89,15 +101,26 @@ class RunLog:
                     self.tb.add_scalar(f"{record.get('kind', 'train')}/{key}", value, record.get("step", 0))
 
     def show(self, step: int, status: str) -> None:
+        """Advance the bar to `step`; a non-empty `status` is a log interval's figures and stays as a line."""
         if self.progress is not None:
-            self.progress.update(self.task, completed=step, status=status)
+            self.progress.update(self.task, completed=step)
+        if status and not self.quiet:
+            self.message(f"step {step:>{self.width}}/{self.total_steps}  {status}  eta {self._eta(step)}")
+
+    def _eta(self, step: int) -> str:
+        began, first = self.started
+        done = step - first
+        if done <= 0 or step >= self.total_steps:
+            return "0:00:00"
+        left = (time.perf_counter() - began) / done * (self.total_steps - step)
+        return f"{int(left // 3600)}:{int(left % 3600 // 60):02d}:{int(left % 60):02d}"
 
     def message(self, text: str, always: bool = False) -> None:
         """A line on stderr; `always` for what a script must see too (interruption, errors)."""
         if self.progress is not None:
-            self.progress.console.print(text)
+            self.progress.console.print(text, soft_wrap=True, highlight=False, markup=False)
         elif always or not self.quiet:
-            print(text, file=sys.stderr)
+            print(text, file=sys.stderr, flush=True)
 
     def close(self) -> None:
         if self.progress is not None:

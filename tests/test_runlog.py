@@ -1,0 +1,48 @@
+"""What training shows: one line per log interval, on a terminal (under the live bar) and in a log file."""
+
+import os
+import pty
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+ARGS = ["--set", "train.max_steps=30", "--set", "train.log_every=10", "--set", "train.valid_every=30",
+        "--set", "train.valid_max_sentences=20", "--set", "train.threads=1"]
+INTERVAL = re.compile(r"step (\d+)/30  loss \d+\.\d{3}  ppl [\d.]+  [\d,]+ tok/s  lr \S+  tf \S+  eta \d:\d\d:\d\d")
+
+
+def _train(prepared_sample: Path, out: Path, **popen) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "s2s", "train", str(ROOT / "recipes" / "tiny.yaml"),
+                             "--data", str(prepared_sample), "--out", str(out), *ARGS], cwd=out.parent, **popen)
+
+
+def test_a_log_file_gets_one_plain_line_per_interval(prepared_sample, tmp_path):
+    with open(tmp_path / "train.log", "w") as log:
+        assert _train(prepared_sample, tmp_path / "run", stderr=log, stdout=subprocess.DEVNULL).wait() == 0
+    text = (tmp_path / "train.log").read_text()
+    steps = [int(m.group(1)) for m in INTERVAL.finditer(text)]
+    assert steps == [10, 20, 30], text
+    assert "━" not in text and "\r" not in text and "\x1b" not in text  # no bar frames in a file
+    first = text.splitlines()[0]
+    assert "parameters" in first and str(tmp_path / "run") in first  # the whole message on one line, unwrapped
+
+
+def test_a_terminal_keeps_each_interval_line_under_the_bar(prepared_sample, tmp_path):
+    controller, terminal = pty.openpty()
+    proc = _train(prepared_sample, tmp_path / "run", stderr=terminal, stdout=subprocess.DEVNULL)
+    os.close(terminal)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:  # the process closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+    assert proc.wait() == 0
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", seen.decode(errors="replace"))
+    assert [int(m.group(1)) for m in INTERVAL.finditer(text)] == [10, 20, 30]
+    assert "━" in seen.decode(errors="replace")  # the live bar was drawn
