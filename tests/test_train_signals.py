@@ -52,25 +52,17 @@ def _logged_step(run: Path) -> int:
 
 
 @pytest.fixture(scope="module")
-def sample(tmp_path_factory) -> Path:
-    data = tmp_path_factory.mktemp("data")
-    subprocess.run([sys.executable, "-m", "s2s", "prepare", "--sample", "--out", str(data), "--vocab-size", "1000",
-                    "--dev", "200", "--test", "200"], env=_env(), check=True, capture_output=True)
-    return data
-
-
-@pytest.fixture(scope="module")
-def uninterrupted(sample, tmp_path_factory) -> list[tuple]:
+def uninterrupted(prepared_sample, tmp_path_factory) -> list[tuple]:
     run = tmp_path_factory.mktemp("whole") / "run"
-    subprocess.run(_train_args(sample, run), env=_env(), check=True, capture_output=True)
+    subprocess.run(_train_args(prepared_sample, run), env=_env(), check=True, capture_output=True)
     return _records(run)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_interrupted_and_resumed_run_logs_the_same_losses(sample, uninterrupted, tmp_path, sig):
+def test_interrupted_and_resumed_run_logs_the_same_losses(prepared_sample, uninterrupted, tmp_path, sig):
     run = tmp_path / "run"
     at = random.Random().randint(4, STEPS - 8)  # mid-epoch, mid-window, or during a validation: all must resume
-    proc = subprocess.Popen(_train_args(sample, run), env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    proc = subprocess.Popen(_train_args(prepared_sample, run), env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     deadline = time.monotonic() + 60
     while _logged_step(run) < at and proc.poll() is None and time.monotonic() < deadline:
@@ -85,6 +77,6 @@ def test_interrupted_and_resumed_run_logs_the_same_losses(sample, uninterrupted,
     interrupted_at = _logged_step(run)
     assert interrupted_at < STEPS, "the signal came after training had ended"
 
-    resumed = subprocess.run(_train_args(sample, run, "--resume"), env=_env(), capture_output=True, text=True)
+    resumed = subprocess.run(_train_args(prepared_sample, run, "--resume"), env=_env(), capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
     assert _records(run) == uninterrupted, f"interrupted after step {interrupted_at} ({sig.name})"
