@@ -16,7 +16,7 @@ import math
 import signal
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -152,6 +152,8 @@ def train(recipe: Recipe, data_dir: Path, run_dir: Path, resume: bool = False, q
 
     manifest = load_manifest(data_dir)
     src_lang, tgt_lang = manifest.direction(recipe.data.src, recipe.data.tgt)
+    # The run's recipe.yaml and checkpoints record the data this run really used, not `dir: null` under --data.
+    recipe = replace(recipe, data=replace(recipe.data, dir=str(Path(data_dir).resolve()), src=src_lang, tgt=tgt_lang))
     src_vocab, tgt_vocab = Vocab.load(manifest.vocab_path(src_lang)), Vocab.load(manifest.vocab_path(tgt_lang))
     fingerprint = vocab_fingerprint(src_vocab.to_bytes(), tgt_vocab.to_bytes())
     train_data = ParallelData.open(data_dir, "train", src_lang, tgt_lang)
@@ -402,8 +404,10 @@ def _load_for_resume(path: Path, recipe: Recipe, fingerprint: str) -> Checkpoint
         for key, value in current[section].items():
             if section == "train" and key in RESUMABLE_CHANGES or (section, key) == ("data", "dir"):
                 continue  # (data.dir may move: the vocabulary fingerprint above checks it is the same data)
-            if stored.get(section, {}).get(key) != value:
-                raise S2SError(f"{section}.{key}: is {value!r} but the run being resumed used "
-                               f"{stored.get(section, {}).get(key)!r}")
+            used = stored.get(section, {}).get(key)
+            if section == "data" and key in ("src", "tgt") and used is None:  # runs that did not record it
+                used = ckpt.src_lang if key == "src" else ckpt.tgt_lang
+            if used != value:
+                raise S2SError(f"{section}.{key}: is {value!r} but the run being resumed used {used!r}")
     return ckpt
 

@@ -308,3 +308,12 @@ def test_max_time_is_checked(cli, prepared_sample):
     assert load_recipe(ROOT / "recipes" / "tiny.yaml", ["train.max_time=30m"]).train.max_time_seconds == 1800
     assert load_recipe(ROOT / "recipes" / "tiny.yaml", ["train.max_time=2h"]).train.max_time_seconds == 7200
     assert load_recipe(ROOT / "recipes" / "tiny.yaml", ["train.max_time=90"]).train.max_time_seconds == 90
+
+
+def test_the_runs_recipe_records_the_data_it_used(prepared_sample, tmp_path):
+    run = tmp_path / "run"
+    train(recipe(train={"max_steps": 2}), prepared_sample, run, quiet=True)
+    stored = yaml.safe_load((run / "recipe.yaml").read_text())["data"]
+    assert stored["dir"] == str(Path(prepared_sample).resolve()) and (stored["src"], stored["tgt"]) == ("ko", "en")
+    assert load_checkpoint(run / "checkpoints" / "last.pt").recipe["data"] == stored
+    assert train(recipe(train={"max_steps": 3}), prepared_sample, run, resume=True, quiet=True).steps == 3
