@@ -2,8 +2,10 @@
 
 The loop owns everything the model must not know: the optimiser and learning rate, the device, precision and
 processes, teacher-forcing ratios and the curriculum, validation, checkpoints and early stopping. Its position is
-kept in `TrainState` (update step, epoch, batch within the epoch, RNG states), which the `last` checkpoint
-stores, so `--resume` continues exactly where it stopped: the same batches, dropout masks and schedule values.
+kept in `TrainState` (update step, epoch, batch within the epoch, RNG states, the logging window), which the
+`last` checkpoint stores, so `--resume` continues exactly where it stopped: the same batches, dropout masks,
+schedule values and logged losses. Ctrl-C and SIGTERM save it (`_Signals`); so do `save_every`,
+`save_every_minutes` and the `max_time` budget.
 
 Under torchrun each rank takes its share of every global batch; the loss is normalised by the global number of
 target tokens, so N ranks with 1/N of the batch each make the same update as one process with all of it.

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-STEPS = 40
-SETTINGS = [f"train.max_steps={STEPS}", "train.log_every=3", "train.valid_every=20", "train.valid_bleu=false",
+STEPS = 30
+SETTINGS = [f"train.max_steps={STEPS}", "train.log_every=3", "train.valid_every=15", "train.valid_bleu=false",
             "train.threads=1"]
 
 
