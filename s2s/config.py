@@ -19,7 +19,7 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Optional, Union
+from typing import Any, Literal, Optional
 
 import yaml
 
@@ -76,7 +76,9 @@ class TrainConfig:
     threads: Optional[int] = None  # torch intra-op threads; default: torch's choice
     save_every: Optional[int] = None  # also write `last.pt` every this many steps (besides each validation)
     save_every_minutes: Optional[float] = 10.0  # and at least this often, so a SIGKILL loses minutes, not hours
-    max_time: Union[float, str, None] = None  # training-time budget across resumes: seconds, or "90s", "30m", "2h"
+    # Training-time budget across resumes: seconds, or "90s", "30m", "2h" (Any: a number or a string, which
+    # `max_time_seconds` checks and parses).
+    max_time: Any = None
 
     def check(self) -> None:
         require(self.max_steps > 0, "max_steps: must be positive")
@@ -103,6 +105,8 @@ class TrainConfig:
         value = self.max_time
         if value is None:
             return None
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise ValueError(f"max_time: {value!r} is not a duration like 90s, 30m, 2h or seconds")
         if isinstance(value, str):
             units = {"s": 1, "m": 60, "h": 3600}
             text = value.strip().lower()
