@@ -15,6 +15,7 @@ the run with its seed.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,6 +74,11 @@ class TrainConfig:
     device: str = "cpu"
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"
     threads: Optional[int] = None  # torch intra-op threads; default: torch's choice
+    save_every: Optional[int] = None  # also write `last.pt` every this many steps (besides each validation)
+    save_every_minutes: Optional[float] = 10.0  # and at least this often, so a SIGKILL loses minutes, not hours
+    # Training-time budget across resumes: seconds, or "90s", "30m", "2h" (Any: a number or a string, which
+    # `max_time_seconds` checks and parses).
+    max_time: Any = None
 
     def check(self) -> None:
         require(self.max_steps > 0, "max_steps: must be positive")
@@ -88,6 +94,29 @@ class TrainConfig:
         require(self.valid_every > 0, "valid_every: must be positive")
         require(self.patience is None or self.patience > 0, "patience: must be positive or null")
         require(self.device == "cpu" or self.device.startswith("cuda"), "device: must be cpu or cuda[:N]")
+        require(self.save_every is None or self.save_every > 0, "save_every: must be positive or null")
+        require(self.save_every_minutes is None or self.save_every_minutes > 0,
+                "save_every_minutes: must be positive or null")
+        self.max_time_seconds  # noqa: B018 (raises on a malformed budget)
+
+    @property
+    def max_time_seconds(self) -> Optional[float]:
+        """`max_time` in seconds: a number is seconds already; a string ends in s, m or h."""
+        value = self.max_time
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise ValueError(f"max_time: {value!r} is not a duration like 90s, 30m, 2h or seconds")
+        if isinstance(value, str):
+            units = {"s": 1, "m": 60, "h": 3600}
+            text = value.strip().lower()
+            try:
+                value = float(text[:-1]) * units[text[-1]] if text and text[-1] in units else float(text)
+            except ValueError:
+                raise ValueError(f"max_time: {self.max_time!r} is not a duration like 90s, 30m, 2h or seconds") \
+                    from None
+        require(math.isfinite(value) and value > 0, "max_time: must be a positive duration")
+        return float(value)
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,10 @@
 
 The loop owns everything the model must not know: the optimiser and learning rate, the device, precision and
 processes, teacher-forcing ratios and the curriculum, validation, checkpoints and early stopping. Its position is
-kept in `TrainState` (update step, epoch, batch within the epoch, RNG states), which the `last` checkpoint
-stores, so `--resume` continues exactly where it stopped: the same batches, dropout masks and schedule values.
+kept in `TrainState` (update step, epoch, batch within the epoch, RNG states, the logging window), which the
+`last` checkpoint stores, so `--resume` continues exactly where it stopped: the same batches, dropout masks,
+schedule values and logged losses. Ctrl-C and SIGTERM save it (`_Signals`); so do `save_every`,
+`save_every_minutes` and the `max_time` budget.
 
 Under torchrun each rank takes its share of every global batch; the loss is normalised by the global number of
 target tokens, so N ranks with 1/N of the batch each make the same update as one process with all of it.
@@ -13,8 +15,10 @@ from __future__ import annotations
 
 import contextlib
 import math
+import signal
+import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -40,7 +44,7 @@ from s2s.validation import Validator
 
 # Recipe keys that may change between a run and its resumption: they do not change the training trajectory.
 RESUMABLE_CHANGES = {"max_steps", "max_epochs", "patience", "log_every", "valid_every", "valid_bleu",
-                     "valid_max_sentences", "device", "threads"}
+                     "valid_max_sentences", "device", "threads", "save_every", "save_every_minutes", "max_time"}
 MAX_NONFINITE_IN_A_ROW = 5
 
 
@@ -58,6 +62,52 @@ class TrainState:
     train_seconds: float = 0.0
     last_good_checkpoint: str = ""
     rng: dict = field(default_factory=dict)
+    # The logged loss is a mean over `log_every` updates: a window cut by an interruption continues on resume.
+    window_loss: float = 0.0
+    window_steps: int = 0
+    window_tokens: int = 0
+    valid_pending: bool = False  # the validation due at `step` has not finished (an interrupt cut it)
+    last_valid_step: int = -1
+
+
+class _Signals:
+    """SIGINT and SIGTERM as KeyboardInterrupt, held back while an update is applied, logged and saved.
+
+    An interrupt during the forward and backward passes rewinds to the update's start (nothing of it was
+    applied); one while the update is being applied would leave the weights, the state and the log disagreeing,
+    so it waits until that short section ends. A killed job (SIGTERM from a scheduler) then saves a resumable
+    checkpoint exactly as Ctrl-C does.
+    """
+
+    def __init__(self):
+        self._holding, self._pending, self._old = False, False, {}
+
+    def __enter__(self) -> "_Signals":
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+    def _handle(self, signum, frame) -> None:
+        if self._holding:
+            self._pending = True
+        else:
+            raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def held(self):
+        self._holding = True
+        try:
+            yield
+        finally:
+            self._holding = False
+            if self._pending:
+                self._pending = False
+                raise KeyboardInterrupt
 
 
 @dataclass
@@ -104,6 +154,8 @@ def train(recipe: Recipe, data_dir: Path, run_dir: Path, resume: bool = False, q
 
     manifest = load_manifest(data_dir)
     src_lang, tgt_lang = manifest.direction(recipe.data.src, recipe.data.tgt)
+    # The run's recipe.yaml and checkpoints record the data this run really used, not `dir: null` under --data.
+    recipe = replace(recipe, data=replace(recipe.data, dir=str(Path(data_dir).resolve()), src=src_lang, tgt=tgt_lang))
     src_vocab, tgt_vocab = Vocab.load(manifest.vocab_path(src_lang)), Vocab.load(manifest.vocab_path(tgt_lang))
     fingerprint = vocab_fingerprint(src_vocab.to_bytes(), tgt_vocab.to_bytes())
     train_data = ParallelData.open(data_dir, "train", src_lang, tgt_lang)
@@ -139,8 +191,10 @@ def train(recipe: Recipe, data_dir: Path, run_dir: Path, resume: bool = False, q
         point_latest(run_dir)
 
     def checkpoint(name: str) -> None:
-        nonlocal saved_step
+        nonlocal saved_step, saved_at
         saved_step = state.step
+        if name == "last":
+            saved_at = time.monotonic()
         if not world.is_main:
             return
         state.rng = {"torch": torch.get_rng_state(), "mixer": mixer_rng.get_state()}
@@ -159,72 +213,91 @@ def train(recipe: Recipe, data_dir: Path, run_dir: Path, resume: bool = False, q
     log.message(f"{recipe.model.name}: {model.num_parameters():,} parameters; {len(train_data):,} training pairs "
                 f"({src_lang}->{tgt_lang}) from {Path(data_dir).resolve()}; {world.size} process(es) on "
                 f"{world.device}; run {run_dir}")
-    saved_step, stopped_early, nonfinite_in_a_row = state.step, False, 0
-    window_tokens, window_loss, window_steps, window_start = 0, 0.0, 0, time.perf_counter()
-    position: Optional[tuple[int, int, int]] = None  # where the update in progress started
+    saved_step, saved_at, stopped_early, nonfinite_in_a_row = state.step, time.monotonic(), False, 0
+    budget = cfg.max_time_seconds
+    window_start = time.perf_counter()
+    signals = _Signals()
+    # Where the update in progress started: (epoch, batch in epoch, torch RNG, mixer RNG), None once applied.
+    position: Optional[tuple] = None
+
+    def validate() -> bool:
+        return _validate(state, validator, model, world, log, checkpoint, cfg, ckpt_dir, signals)
+
     try:
-        while state.step < cfg.max_steps and (cfg.max_epochs is None or state.epoch < cfg.max_epochs):
-            started = time.perf_counter()
-            position = (state.epoch, state.batch_in_epoch, state.step)
-            model.train()
-            lr = learning_rate(cfg, state.step + 1, state.plateau_scale)
-            set_learning_rate(optimizer, lr)
-            ratio = teacher_forcing_ratio(recipe.teacher_forcing, state.step, state.epoch)
-            comp = stream.competence(state.step)
-            stream.new_step()
-            global_batches = [stream.next(state, comp) for _ in range(cfg.accumulate)]
-            total_tokens = sum(int(train_data.tgt_lengths[ix].sum()) + len(ix) for ix in global_batches)
-            loss_sum, step_tokens = 0.0, 0
-            for i, indices in enumerate(global_batches):
-                mine, real = world.share(indices)
-                batch = collate(train_data, mine).to(world.device)
-                sync = _no_sync(objective) if i + 1 < len(global_batches) else contextlib.nullcontext
-                with sync(), _autocast(world.device, cfg.precision):
-                    # DDP averages gradients over ranks; scaling by the world size makes that the global sum.
-                    loss = objective(batch, ratio, mixer_rng) * (world.size / total_tokens if real else 0.0)
-                    _backward(loss, scaler)
-                if real:
-                    loss_sum += loss.item() / world.size
-                    step_tokens += int(batch.src_lengths.sum()) + batch.num_tgt_tokens
-            loss_sum, step_tokens = world.sum([loss_sum, float(step_tokens)])
-            state.step += 1
-            if not math.isfinite(loss_sum):
-                optimizer.zero_grad(set_to_none=True)
-                nonfinite_in_a_row += 1
-                log.message(f"warning: non-finite loss at step {state.step}; update skipped", always=True)
-                if nonfinite_in_a_row >= MAX_NONFINITE_IN_A_ROW:
-                    raise S2SError(f"training stopped: {nonfinite_in_a_row} non-finite losses in a row (last at step "
-                                   f"{state.step}); last good checkpoint: {state.last_good_checkpoint or 'none'}")
-                continue
-            nonfinite_in_a_row = 0
-            _optimizer_step(model, optimizer, scaler, cfg.clip_norm)
-            position = None
-            state.tokens_seen += int(step_tokens)
-            state.train_seconds += time.perf_counter() - started
-            window_tokens, window_loss, window_steps = window_tokens + int(step_tokens), window_loss + loss_sum, window_steps + 1
-
-            if state.step % cfg.log_every == 0 or state.step == cfg.max_steps:
-                mean_loss = window_loss / max(window_steps, 1)
-                rate = window_tokens / max(time.perf_counter() - window_start, 1e-9)
-                record = {"kind": "train", "step": state.step, "epoch": state.epoch, "loss": mean_loss,
-                          "ppl": math.exp(min(mean_loss, 50)), "lr": lr, "tokens_per_s": rate,
-                          "tf_ratio": ratio, "competence": comp, "train_seconds": state.train_seconds}
-                log.log(record)
-                log.show(state.step, f"loss {mean_loss:.3f}  ppl {record['ppl']:.1f}  {rate:,.0f} tok/s  "
-                                     f"lr {lr:.2e}  tf {ratio:.2f}" + (f"  comp {comp:.2f}" if comp < 1 else ""))
-                window_tokens, window_loss, window_steps, window_start = 0, 0.0, 0, time.perf_counter()
-            else:
-                log.show(state.step, "")
-
-            if state.step % cfg.valid_every == 0 or state.step == cfg.max_steps:
-                stopped_early = _validate(state, validator, model, world, log, checkpoint, cfg, ckpt_dir)
-                if stopped_early:
+        with signals:
+            while True:
+                if state.valid_pending:  # due at this step, or cut short by an interrupt before the resume
+                    stopped_early = validate()
+                    if stopped_early:
+                        break
+                if budget is not None and state.train_seconds >= budget:
+                    log.message(f"time budget reached: {state.train_seconds:.0f} s of training (train.max_time "
+                                f"{budget:.0f} s) at step {state.step}", always=True)
+                    if state.last_valid_step != state.step and state.step > 0:
+                        validate()
                     break
-        if saved_step != state.step:  # stopped by max_epochs between validations
-            checkpoint("last")
+                if not (state.step < cfg.max_steps and (cfg.max_epochs is None or state.epoch < cfg.max_epochs)):
+                    break
+                started = time.perf_counter()
+                position = (state.epoch, state.batch_in_epoch, torch.get_rng_state(), mixer_rng.get_state())
+                model.train()
+                lr = learning_rate(cfg, state.step + 1, state.plateau_scale)
+                set_learning_rate(optimizer, lr)
+                ratio = teacher_forcing_ratio(recipe.teacher_forcing, state.step, state.epoch)
+                comp = stream.competence(state.step)
+                stream.new_step()
+                global_batches = [stream.next(state, comp) for _ in range(cfg.accumulate)]
+                total_tokens = sum(int(train_data.tgt_lengths[ix].sum()) + len(ix) for ix in global_batches)
+                loss_sum, step_tokens = 0.0, 0
+                for i, indices in enumerate(global_batches):
+                    mine, real = world.share(indices)
+                    batch = collate(train_data, mine).to(world.device)
+                    sync = _no_sync(objective) if i + 1 < len(global_batches) else contextlib.nullcontext
+                    with sync(), _autocast(world.device, cfg.precision):
+                        # DDP averages gradients over ranks; scaling by the world size makes that the global sum.
+                        loss = objective(batch, ratio, mixer_rng) * (world.size / total_tokens if real else 0.0)
+                        _backward(loss, scaler)
+                    if real:
+                        loss_sum += loss.item() / world.size
+                        step_tokens += int(batch.src_lengths.sum()) + batch.num_tgt_tokens
+                loss_sum, step_tokens = world.sum([loss_sum, float(step_tokens)])
+                with signals.held():
+                    position = None
+                    state.step += 1
+                    if not math.isfinite(loss_sum):
+                        optimizer.zero_grad(set_to_none=True)
+                        nonfinite_in_a_row += 1
+                        log.message(f"warning: non-finite loss at step {state.step}; update skipped", always=True)
+                        if nonfinite_in_a_row >= MAX_NONFINITE_IN_A_ROW:
+                            raise S2SError(f"training stopped: {nonfinite_in_a_row} non-finite losses in a row (last "
+                                           f"at step {state.step}); last good checkpoint: "
+                                           f"{state.last_good_checkpoint or 'none'}")
+                        continue
+                    nonfinite_in_a_row = 0
+                    _optimizer_step(model, optimizer, scaler, cfg.clip_norm)
+                    state.tokens_seen += int(step_tokens)
+                    state.train_seconds += time.perf_counter() - started
+                    state.window_tokens += int(step_tokens)
+                    state.window_loss += loss_sum
+                    state.window_steps += 1
+                    if state.step % cfg.log_every == 0 or state.step == cfg.max_steps:
+                        _log_window(state, log, lr, ratio, comp, time.perf_counter() - window_start)
+                        window_start = time.perf_counter()
+                    else:
+                        log.show(state.step, "")
+                    state.valid_pending = state.step % cfg.valid_every == 0 or state.step == cfg.max_steps
+                    if not state.valid_pending and (
+                            cfg.save_every and state.step % cfg.save_every == 0
+                            or cfg.save_every_minutes and time.monotonic() - saved_at >= 60 * cfg.save_every_minutes):
+                        checkpoint("last")
+            with signals.held():
+                if saved_step != state.step:  # stopped by max_epochs or the time budget between validations
+                    checkpoint("last")
     except KeyboardInterrupt:
-        if position is not None:  # the interrupted update had not been applied: redo it on resume
-            state.epoch, state.batch_in_epoch, state.step = position
+        if position is not None:  # the interrupted update had not been applied: redo it on resume, as it was
+            state.epoch, state.batch_in_epoch, torch_rng, mixer_state = position
+            torch.set_rng_state(torch_rng)
+            mixer_rng.set_state(mixer_state)
         checkpoint("last")
         log.message(f"interrupted at step {state.step}; saved {ckpt_dir / 'last.pt'}; continue with --resume",
                     always=True)
@@ -234,13 +307,41 @@ def train(recipe: Recipe, data_dir: Path, run_dir: Path, resume: bool = False, q
     return TrainResult(run_dir, state.step, state.best, stopped_early, model)
 
 
+def _log_window(state: TrainState, log: RunLog, lr: float, ratio: float, comp: float, seconds: float) -> None:
+    """Log the mean loss of the updates since the last record, and start a new window."""
+    mean_loss = state.window_loss / max(state.window_steps, 1)
+    rate = state.window_tokens / max(seconds, 1e-9)
+    record = {"kind": "train", "step": state.step, "epoch": state.epoch, "loss": mean_loss,
+              "ppl": math.exp(min(mean_loss, 50)), "lr": lr, "tokens_per_s": rate,
+              "tf_ratio": ratio, "competence": comp, "train_seconds": state.train_seconds}
+    log.log(record)
+    log.show(state.step, f"loss {mean_loss:.3f}  ppl {record['ppl']:.1f}  {rate:,.0f} tok/s  "
+                         f"lr {lr:.2e}  tf {ratio:.2f}" + (f"  comp {comp:.2f}" if comp < 1 else ""))
+    state.window_tokens, state.window_loss, state.window_steps = 0, 0.0, 0
+
+
 def _validate(state: TrainState, validator: Validator, model: Seq2Seq, world: World, log: RunLog,
-              checkpoint: Callable[[str], None], cfg, ckpt_dir: Path) -> bool:
-    """Validate on rank 0, keep best/last, and agree on every rank whether to stop."""
+              checkpoint: Callable[[str], None], cfg, ckpt_dir: Path, signals: "_Signals") -> bool:
+    """Validate on rank 0, keep best/last, and agree on every rank whether to stop.
+
+    Decoding the dev set may be interrupted (the state is untouched, `valid_pending` stays set and the resumed
+    run validates first); what follows it is held, so the state, the log and the checkpoints agree."""
     stop = False
+    result = None
     if world.is_main:
         with onednn_products(False):  # kernels for the dev set's shapes would stay in this process's memory
             result = validator.run(model)
+    with signals.held():
+        stop = _after_validation(state, result, world, log, checkpoint, cfg, ckpt_dir)
+    stop, state.plateau_scale = world.broadcast((stop, state.plateau_scale))
+    world.barrier()
+    return stop
+
+
+def _after_validation(state: TrainState, result: Optional[dict], world: World, log: RunLog,
+                      checkpoint: Callable[[str], None], cfg, ckpt_dir: Path) -> bool:
+    stop = False
+    if world.is_main:
         metric = result.get("dev_bleu", -result["dev_loss"]) if cfg.metric == "bleu" else -result["dev_loss"]
         improved = state.best is None or metric > state.best
         if improved:
@@ -258,9 +359,8 @@ def _validate(state: TrainState, validator: Validator, model: Seq2Seq, world: Wo
         stop = cfg.patience is not None and state.validations_since_best >= cfg.patience
         if stop:
             log.message(f"early stop: no improvement in {cfg.patience} validations")
+    state.valid_pending, state.last_valid_step = False, state.step
     checkpoint("last")
-    stop, state.plateau_scale = world.broadcast((stop, state.plateau_scale))
-    world.barrier()
     return stop
 
 
@@ -306,8 +406,10 @@ def _load_for_resume(path: Path, recipe: Recipe, fingerprint: str) -> Checkpoint
         for key, value in current[section].items():
             if section == "train" and key in RESUMABLE_CHANGES or (section, key) == ("data", "dir"):
                 continue  # (data.dir may move: the vocabulary fingerprint above checks it is the same data)
-            if stored.get(section, {}).get(key) != value:
-                raise S2SError(f"{section}.{key}: is {value!r} but the run being resumed used "
-                               f"{stored.get(section, {}).get(key)!r}")
+            used = stored.get(section, {}).get(key)
+            if section == "data" and key in ("src", "tgt") and used is None:  # runs that did not record it
+                used = ckpt.src_lang if key == "src" else ckpt.tgt_lang
+            if used != value:
+                raise S2SError(f"{section}.{key}: is {value!r} but the run being resumed used {used!r}")
     return ckpt
 

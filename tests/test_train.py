@@ -273,3 +273,47 @@ def test_clip_gradients_equals_clip_grad_norm(scale):
     for a, b in zip(ours, theirs):
         torch.testing.assert_close(a.grad, b.grad)
     assert (torch.linalg.vector_norm(torch.cat([p.grad.flatten() for p in ours])) <= 5.0 + 1e-4).item()
+
+
+def test_last_is_saved_every_n_steps_and_every_few_minutes(prepared_sample, tmp_path, monkeypatch):
+    import s2s.train
+
+    saved = []
+    real_save = s2s.train.save_checkpoint
+    monkeypatch.setattr(s2s.train, "save_checkpoint", lambda ckpt, path: (saved.append((path.name, ckpt.info["step"])),
+                                                                         real_save(ckpt, path)))
+    train(recipe(train={"save_every": 2, "save_every_minutes": None}), prepared_sample, tmp_path / "a", quiet=True)
+    assert [step for name, step in saved if name == "last.pt"] == [2, 4, 6]  # 6: the final validation's
+    saved.clear()
+    train(recipe(train={"save_every_minutes": 1e-9}), prepared_sample, tmp_path / "b", quiet=True)
+    assert [step for name, step in saved if name == "last.pt"] == [1, 2, 3, 4, 5, 6]
+
+
+def test_max_time_stops_with_a_validation_and_resume_respects_it(prepared_sample, tmp_path, capsys):
+    run = tmp_path / "run"
+    result = train(recipe(train={"max_time": 1e-6}), prepared_sample, run)
+    assert result.steps == 1 and "time budget reached" in capsys.readouterr().err
+    assert [r["step"] for r in records(run, "valid")] == [1]
+    assert load_checkpoint(run / "checkpoints" / "last.pt").training["state"]["step"] == 1
+    assert train(recipe(train={"max_time": 1e-6}), prepared_sample, run, resume=True, quiet=True).steps == 1
+    assert [r["step"] for r in records(run, "valid")] == [1]  # no second validation of the same step
+    assert train(recipe(train={"max_time": "1h"}), prepared_sample, run, resume=True, quiet=True).steps == 6
+
+
+def test_max_time_is_checked(cli, prepared_sample):
+    for bad, why in [("abc", "is not a duration like 90s, 30m, 2h or seconds"), ("-5", "must be a positive duration")]:
+        result = cli("train", ROOT / "recipes" / "tiny.yaml", "--data", prepared_sample, "--set", f"train.max_time={bad}")
+        assert result.exit_code == 2 and f"train.max_time: " in result.output and why in result.output
+        assert "Traceback" not in result.output
+    assert load_recipe(ROOT / "recipes" / "tiny.yaml", ["train.max_time=30m"]).train.max_time_seconds == 1800
+    assert load_recipe(ROOT / "recipes" / "tiny.yaml", ["train.max_time=2h"]).train.max_time_seconds == 7200
+    assert load_recipe(ROOT / "recipes" / "tiny.yaml", ["train.max_time=90"]).train.max_time_seconds == 90
+
+
+def test_the_runs_recipe_records_the_data_it_used(prepared_sample, tmp_path):
+    run = tmp_path / "run"
+    train(recipe(train={"max_steps": 2}), prepared_sample, run, quiet=True)
+    stored = yaml.safe_load((run / "recipe.yaml").read_text())["data"]
+    assert stored["dir"] == str(Path(prepared_sample).resolve()) and (stored["src"], stored["tgt"]) == ("ko", "en")
+    assert load_checkpoint(run / "checkpoints" / "last.pt").recipe["data"] == stored
+    assert train(recipe(train={"max_steps": 3}), prepared_sample, run, resume=True, quiet=True).steps == 3
