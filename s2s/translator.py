@@ -41,7 +41,10 @@ class Translator:
         self.src_vocab, self.tgt_vocab = src_vocab, tgt_vocab
         self.strategy, self.decode_config = strategy, decode_config
         self.device = torch.device(device)
-        self.max_src_len = max_src_len  # longer inputs are cut (a 5,000-character line must still give a line)
+        # Longer inputs are cut (a 5,000-character line must still give a line), and never beyond what the model
+        # can encode: a Transformer has no position past its max_positions.
+        limit = model.max_length
+        self.max_src_len = max_src_len if limit is None else min(max_src_len, limit)
         self.batch_tokens = batch_tokens
 
     @classmethod
@@ -55,8 +58,7 @@ class Translator:
         load_weights(model, ckpt)
         model.to(device)
         name, config = decoder_from(recipe, strategy, decode_overrides)
-        max_positions = getattr(recipe.model.config, "max_positions", None) or 512
-        return cls(model, src_vocab, tgt_vocab, name, config, device, max_src_len=min(512, max_positions))
+        return cls(model, src_vocab, tgt_vocab, name, config, device)
 
     def translate(self, lines: Sequence[str], progress: Optional[Callable[[int], None]] = None) -> list[Translation]:
         """One `Translation` per line, in order; `progress(n)` is called after each batch with its n sentences."""

@@ -50,9 +50,13 @@ class Validator:
         device = next(model.parameters()).device
         total, tokens = 0.0, 0
         d = self.recipe.data
+        # Every dev sentence counts in full unless the model cannot read it: then it is cut to the model's
+        # positions (a target also needs one for its BOS), as decoding cuts it.
+        limit = model.max_length
+        max_len = None if limit is None else max(limit - 1, 1)
         for indices in token_batches(self.data.src_lengths, self.data.tgt_lengths, d.max_tokens, d.batch_size,
                                      seed=0, epoch=0, shuffle=False):
-            batch = collate(self.data, indices, max_len=max(d.max_len, 1024)).to(device)
+            batch = collate(self.data, indices, max_len=max_len).to(device)
             logits = model(batch.src, batch.src_lengths, batch.tgt_in)  # (B, T, V)
             total += torch.nn.functional.cross_entropy(
                 logits.reshape(-1, logits.size(-1)).float(), batch.tgt_out.reshape(-1),

@@ -389,3 +389,42 @@ def test_beams_reading_one_encoding_equal_beams_reading_copies(arch):
             assert a.score == pytest.approx(b.score, abs=1e-4)
             torch.testing.assert_close(a.attention, b.attention, atol=1e-5, rtol=1e-4)
     assert len({len(h.tokens) for hyps in shared for h in hyps}) > 1  # sentences ended at different steps
+
+
+# ---- the model's length limit -------------------------------------------------------------------------------
+
+def test_models_state_their_length_limit():
+    """`max_length` is how decoders learn a model's limit: the Transformer's positions, none for recurrent ones."""
+    import s2s.models  # noqa: F401  (fills the registry)
+    from s2s.models.base import build_model
+
+    config = ARCHITECTURES.build_config("transformer", {**TINY["transformer"], "max_positions": 16}, "model")
+    assert build_model("transformer", config, ARCH_VOCAB, ARCH_VOCAB).max_length == 16
+    for arch in ("rnn", "attention"):
+        config = ARCHITECTURES.build_config(arch, TINY[arch], "model")
+        assert build_model(arch, config, ARCH_VOCAB, ARCH_VOCAB).max_length is None
+
+
+@pytest.mark.parametrize("strategy,cfg", [("greedy", GreedyConfig(max_len_b=100)),
+                                          ("beam", BeamConfig(beam_size=3, max_len_b=100, nbest=2)),
+                                          ("sample", SampleConfig(max_len_b=100, seed=0, nbest=2))])
+def test_a_source_and_output_longer_than_the_transformer_fit_its_positions(strategy, cfg):
+    """A 30-token source and a limit of 145 outputs, for a Transformer of 16 positions: the source is read as far
+    as the model can (16 tokens), and every output stops at 15 tokens so that BOS + tokens fit; none raises."""
+    import s2s.models  # noqa: F401
+    from s2s.models.base import build_model
+
+    config = ARCHITECTURES.build_config("transformer", {**TINY["transformer"], "max_positions": 16}, "model")
+    torch.manual_seed(0)
+    model = build_model("transformer", config, ARCH_VOCAB, ARCH_VOCAB)
+    src, lengths = random_batch(3, seed=7, vocab=ARCH_VOCAB, max_len=30)
+    results = decode(model, src, lengths, strategy, cfg)
+    assert len(results) == 3
+    for nbest, n in zip(results, lengths.tolist()):
+        assert nbest and all(len(h.tokens) <= 15 for h in nbest)
+        assert all(h.attention is None or h.attention.size(1) == min(n, 16) for h in nbest)
+    # untrained, some sentence runs to the cap: the cap is what stopped it, not an error
+    assert any(len(h.tokens) == 15 for nbest in results for h in nbest)
+    # within the limit nothing changes: the first 16 tokens decode as the cut source does
+    short = decode(model, src[:, :16], lengths.clamp(max=16), strategy, cfg)
+    assert [[h.tokens for h in nb] for nb in short] == [[h.tokens for h in nb] for nb in results]

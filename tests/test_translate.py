@@ -262,3 +262,38 @@ def test_format_line_keeps_one_line_per_translation():
     assert format_line(t, scores=True) == "a b c d\t-1.5000"
     assert format_line(t, nbest=2) == "a b c d\t-1.5000\te\t-2.2500"
     assert format_line(Translation([], [], []), nbest=2, scores=True) == ""
+
+
+def test_a_line_longer_than_the_transformer_gives_one_line(prepared_sample, tmp_path):
+    """A Transformer of 16 positions, trained and validated on the sample (whose dev sentences run longer), then
+    given a 5,000-character line: the source is cut to what the model can encode, the output stops within its
+    positions, and each input line still gives one output line."""
+    import torch
+
+    from s2s.config import recipe_from_dict
+    from s2s.train import train
+
+    raw = {
+        "data": {"max_tokens": 600, "max_len": 15},
+        "model": {"arch": "transformer", "d_model": 32, "heads": 4, "ffn": 64, "encoder_layers": 1,
+                  "decoder_layers": 1, "dropout": 0.0, "max_positions": 16},
+        "train": {"seed": 3, "max_steps": 4, "lr": 0.01, "log_every": 2, "valid_every": 4,
+                  "valid_bleu": True, "valid_max_sentences": 20, "metric": "loss"},
+        "decode": {"strategy": "beam", "beam_size": 2, "max_len_b": 100},
+    }
+    run = tmp_path / "runs" / "short"
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        train(recipe_from_dict(raw, name="short-positions"), prepared_sample, run, quiet=True)
+    finally:
+        torch.set_num_threads(threads)
+    lines = ["이것은 아주 긴 문장입니다 " * 385, "안녕하세요."]
+    for decoder in ("beam", "greedy", "sample"):
+        result = translate("-m", run, "--decoder", decoder, input="\n".join(lines).encode() + b"\n")
+        assert result.exit_code == 0, result.stderr
+        assert len(lines_of(result.stdout)) == 2
+    translator = Translator.from_checkpoint(run / "checkpoints" / "best.pt")
+    assert translator.max_src_len == 16
+    long = translator.translate(lines[:1])[0]
+    assert len(long.src_pieces) == 16 and len(long.hypotheses[0].tokens) <= 15

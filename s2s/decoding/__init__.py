@@ -16,6 +16,8 @@ tempered, truncated or length-normalised -- so it can be checked against a teach
 
 Lengths: a sentence of S source tokens gets at most floor(max_len_a * S + max_len_b) output tokens. At that
 length EOS is forced (forcing wins over `min_len`), so every hypothesis ends in EOS and has a full score.
+A model with a `max_length` caps that at max_length - 1 (its BOS takes a position), and a longer source is
+cut to max_length, so no strategy asks a model for a position it has not got.
 PAD and BOS are never produced.
 
 Layout: `base.py` (the shared config, `Hypothesis`, length limits, backpointers), `beam.py`, `sampling.py`

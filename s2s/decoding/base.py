@@ -2,7 +2,8 @@
 
 `DecodeConfig` is the base of every strategy's config; `restrict` applies its limits to a step's
 log-probabilities; `Trace` records backpointers so that a batched search can read its hypotheses back at the
-end; `inference` runs a strategy without autograd and in eval mode. No strategy lives here.
+end; `inference` runs a strategy without autograd and in eval mode, on a source cut to the model's
+`max_length`. No strategy lives here.
 """
 
 from __future__ import annotations
@@ -47,9 +48,23 @@ class Hypothesis:
 Decoder = Callable[[Seq2Seq, Tensor, Tensor, Any], "list[list[Hypothesis]]"]
 
 
-def max_lengths(cfg: DecodeConfig, src_lengths: Tensor) -> Tensor:
-    """Each sentence's output limit floor(a * S + b), (B,) long."""
-    return (src_lengths.double() * cfg.max_len_a + cfg.max_len_b).floor().long()
+def max_lengths(cfg: DecodeConfig, src_lengths: Tensor, model_limit: Optional[int] = None) -> Tensor:
+    """Each sentence's output limit floor(a * S + b), (B,) long, within the model's `max_length`.
+
+    The decoder reads BOS and then every output token but the final EOS, so a model of `model_limit` positions
+    can produce at most `model_limit - 1` tokens before the forced EOS.
+    """
+    limit = (src_lengths.double() * cfg.max_len_a + cfg.max_len_b).floor().long()
+    return limit if model_limit is None else limit.clamp(max=max(model_limit - 1, 0))
+
+
+def within_model(model: Seq2Seq, src: Tensor, src_lengths: Tensor) -> tuple[Tensor, Tensor]:
+    """`src` (B, S) cut to the model's `max_length` (the translator cuts first; this keeps a direct call from
+    raising), so a source the model cannot encode is read as far as it can be rather than refused."""
+    limit = model.max_length
+    if limit is None or src.size(1) <= limit:
+        return src, src_lengths
+    return src[:, :limit], src_lengths.clamp(max=limit)
 
 
 def inference(fn: Decoder) -> Decoder:
@@ -63,7 +78,7 @@ def inference(fn: Decoder) -> Decoder:
         model.eval()
         try:
             with torch.inference_mode():
-                return fn(model, src, src_lengths, cfg)
+                return fn(model, *within_model(model, src, src_lengths), cfg)
         finally:
             model.train(was_training)
 

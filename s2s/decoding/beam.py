@@ -96,7 +96,7 @@ def beam(model: Seq2Seq, src: Tensor, src_lengths: Tensor, cfg: BeamConfig) -> l
     # Only beam 0 is live at first: K identical beams would fill the beam with copies of one hypothesis.
     scores = torch.full((B, K), NEG_INF, device=device)  # (B, K)
     scores[:, 0] = 0
-    limit = max_lengths(cfg, src_lengths).to(device)  # (B,)
+    limit = max_lengths(cfg, src_lengths, model.max_length).to(device)  # (B,)
     shortest, longest = int(limit.min()), int(limit.max())
     lp_limit = length_penalty(limit.float() + 1, alpha)  # (B,)
     sent = torch.arange(B, device=device)  # (b,) original index of each sentence still searched

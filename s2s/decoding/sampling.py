@@ -68,7 +68,7 @@ def left_to_right(model: Seq2Seq, src: Tensor, src_lengths: Tensor, cfg: DecodeC
     N = B * copies
     tokens = torch.full((N,), BOS_ID, dtype=torch.long, device=device)  # (N,)
     scores = torch.zeros(N, device=device)  # (N,)
-    limit = max_lengths(cfg, src_lengths).to(device)[row_sent]  # (N,)
+    limit = max_lengths(cfg, src_lengths, model.max_length).to(device)[row_sent]  # (N,)
     shortest, longest = int(limit.min()), int(limit.max())
     row_id = torch.arange(N, device=device)  # (n,) original row of each row still decoding
     result_score = torch.zeros(N, device=device)  # (N,)

@@ -12,6 +12,9 @@ these methods, so neither ever asks which architecture it drives:
   sentence i), so beam search need not copy the encoder output once per beam.
 - `reorder(state, index) -> State`: select/duplicate batch rows (beam search, finished sentences).
 - `forward(src, src_lengths, tgt_in) -> logits`: the teacher-forced pass used in training.
+- `max_length -> Optional[int]`: the most positions the model can encode or decode (a source's subwords; a
+  target's BOS plus its tokens); None for no limit. Decoders and the translator read it here, so none of them
+  asks which architecture has a positional table.
 - `forward_mixed(src, src_lengths, tgt_in, mix) -> logits`: scheduled sampling; `mix(gold, logits)` picks the
   next inputs. The default feeds the model step by step (right for recurrent decoders); the Transformer
   overrides it with the two-pass scheme.
@@ -71,6 +74,14 @@ class Seq2Seq(nn.Module):
     # True where `step` reads each sentence's encoding for the k rows of its beams in place (see the module
     # docstring): then beam search hands it the B sentences' `Encoded` rather than k copies of each row
     shares_encoding: bool = False
+
+    @property
+    def max_length(self) -> Optional[int]:
+        """The longest source, and the longest BOS + target, the model can read; None: any length.
+
+        Recurrent models carry a state, not a position table, so the default is None.
+        """
+        return None
 
     def encode(self, src: Tensor, src_lengths: Tensor) -> Encoded:  # src (B, S), src_lengths (B,)
         raise NotImplementedError

@@ -219,6 +219,11 @@ class Transformer(Seq2Seq):
         if c.tie_embeddings:
             self.output.weight = self.tgt_embedding.weight
 
+    @property
+    def max_length(self) -> int:
+        """`max_positions`: the sinusoid table has no row beyond it, so longer inputs cannot be embedded."""
+        return self.positions.size(0)
+
     def _init_weights(self) -> None:
         for p in self.parameters():
             if p.dim() > 1:
