@@ -187,7 +187,7 @@ def train(recipe: Recipe, data_dir: Path, run_dir: Path, resume: bool = False, q
         except OSError as err:
             raise S2SError(f"{run_dir}: cannot create the run directory: {err.strerror or err}") from None
         atomic_write_bytes(run_dir / "recipe.yaml", recipe_to_yaml(recipe).encode())
-    if world.is_main:
+    if world.is_main and run_dir.parent.name == "runs":  # `latest` lives in a runs/ folder, not beside any --out
         point_latest(run_dir)
 
     def checkpoint(name: str) -> None:
@@ -211,7 +211,7 @@ def train(recipe: Recipe, data_dir: Path, run_dir: Path, resume: bool = False, q
     objective = wrap(Objective(model, recipe), world)
     log = RunLog(run_dir if world.is_main else None, cfg.max_steps, state.step, quiet or not world.is_main)
     log.message(f"{recipe.model.name}: {model.num_parameters():,} parameters; {len(train_data):,} training pairs "
-                f"({src_lang}->{tgt_lang}) from {Path(data_dir).resolve()}; {world.size} process(es) on "
+                f"({src_lang}->{tgt_lang}) from {Path(data_dir).resolve()}; {world.size} process{'es' if world.size > 1 else ''} on "
                 f"{world.device}; run {run_dir}")
     saved_step, saved_at, stopped_early, nonfinite_in_a_row = state.step, time.monotonic(), False, 0
     budget = cfg.max_time_seconds

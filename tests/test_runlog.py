@@ -46,3 +46,11 @@ def test_a_terminal_keeps_each_interval_line_under_the_bar(prepared_sample, tmp_
     text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", seen.decode(errors="replace"))
     assert [int(m.group(1)) for m in INTERVAL.finditer(text)] == [10, 20, 30]
     assert "━" in seen.decode(errors="replace")  # the live bar was drawn
+
+
+def test_latest_is_kept_in_a_runs_folder_only(prepared_sample, tmp_path):
+    for out in (tmp_path / "elsewhere" / "run", tmp_path / "runs" / "run"):
+        out.parent.mkdir()
+        assert _train(prepared_sample, out, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL).wait() == 0
+    assert not (tmp_path / "elsewhere" / "latest").exists()  # no stray link beside an --out of the user's choosing
+    assert (tmp_path / "runs" / "latest").resolve() == (tmp_path / "runs" / "run").resolve()
