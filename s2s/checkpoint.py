@@ -242,6 +242,17 @@ def resolve_checkpoint(target: Optional[Path], which: str = "best") -> Path:
     return target
 
 
+def step_checkpoints(ckpt_dir: Path) -> list[tuple[int, Path]]:
+    """The `step-N.pt` files that `train.keep_last` keeps, oldest first."""
+    found = (re.fullmatch(r"step-(\d+)\.pt", p.name) for p in Path(ckpt_dir).glob("step-*.pt"))
+    return sorted((int(m.group(1)), Path(ckpt_dir) / m.group(0)) for m in found if m)
+
+
+def prune_step_checkpoints(ckpt_dir: Path, keep: int) -> None:
+    for _, path in step_checkpoints(ckpt_dir)[:-keep]:
+        path.unlink(missing_ok=True)
+
+
 def run_dir_of(checkpoint_path: Path) -> Path:
     """The run directory that holds a checkpoint (its `checkpoints/` parent's parent)."""
     p = Path(checkpoint_path).resolve()

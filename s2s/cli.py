@@ -501,6 +501,23 @@ def _bleu(value: Optional[float]) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
+# ---- average ---------------------------------------------------------------------------------------------
+
+
+@command("average")
+def average_command(
+    run: Annotated[Path, typer.Argument(help="A run directory trained with train.keep_last.", show_default=False)],
+    last: Annotated[int, typer.Option("--last", help="Average this many of the newest step checkpoints.")] = 5,
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Where to write (default: RUN/checkpoints/averaged.pt).")] = None,
+) -> None:
+    """Average the weights of a run's last checkpoints into one, which usually translates better than any of them."""
+    from s2s.average import average_checkpoints
+
+    path, steps = average_checkpoints(run, last, out)
+    typer.echo(f"averaged steps {', '.join(map(str, steps))} into {path}", err=True)
+    typer.echo(f"next: s2s evaluate -m {path} --bleu", err=True)
+
+
 # ---- info ------------------------------------------------------------------------------------------------
 
 

@@ -76,6 +76,7 @@ class TrainConfig:
     threads: Optional[int] = None  # torch intra-op threads; default: torch's choice
     save_every: Optional[int] = None  # also write `last.pt` every this many steps (besides each validation)
     save_every_minutes: Optional[float] = 10.0  # and at least this often, so a SIGKILL loses minutes, not hours
+    keep_last: int = 0  # keep the weights of the last N validations (checkpoints/step-N.pt) for `s2s average`
     # Training-time budget across resumes: seconds, or "90s", "30m", "2h" (Any: a number or a string, which
     # `max_time_seconds` checks and parses).
     max_time: Any = None
@@ -97,6 +98,7 @@ class TrainConfig:
         require(self.save_every is None or self.save_every > 0, "save_every: must be positive or null")
         require(self.save_every_minutes is None or self.save_every_minutes > 0,
                 "save_every_minutes: must be positive or null")
+        require(self.keep_last >= 0, "keep_last: must be >= 0")
         self.max_time_seconds  # noqa: B018 (raises on a malformed budget)
 
     @property

@@ -27,7 +27,8 @@ import torch.nn.functional as F
 
 from s2s import PAD_ID
 from s2s.atomic import atomic_write_bytes
-from s2s.checkpoint import Checkpoint, load_checkpoint, load_weights, save_checkpoint, vocab_fingerprint
+from s2s.checkpoint import (Checkpoint, load_checkpoint, load_weights, prune_step_checkpoints, save_checkpoint,
+                            vocab_fingerprint)
 from s2s.config import Recipe, recipe_to_dict, recipe_to_yaml
 from s2s.data.dataset import Batch, ParallelData, collate
 from s2s.data.manifest import load_manifest
@@ -44,7 +45,7 @@ from s2s.validation import Validator
 
 # Recipe keys that may change between a run and its resumption: they do not change the training trajectory.
 RESUMABLE_CHANGES = {"max_steps", "max_epochs", "patience", "log_every", "valid_every", "valid_bleu",
-                     "valid_max_sentences", "device", "threads", "save_every", "save_every_minutes", "max_time"}
+                     "valid_max_sentences", "device", "threads", "save_every", "save_every_minutes", "max_time", "keep_last"}
 MAX_NONFINITE_IN_A_ROW = 5
 
 
@@ -190,9 +191,11 @@ def train(recipe: Recipe, data_dir: Path, run_dir: Path, resume: bool = False, q
     if world.is_main and run_dir.parent.name == "runs":  # `latest` lives in a runs/ folder, not beside any --out
         point_latest(run_dir)
 
-    def checkpoint(name: str) -> None:
+    def checkpoint(name: str, resumable: bool = True) -> None:
+        """Write checkpoints/NAME.pt; `resumable=False` leaves out the optimiser and state (weights to average)."""
         nonlocal saved_step, saved_at
-        saved_step = state.step
+        if resumable:
+            saved_step = state.step
         if name == "last":
             saved_at = time.monotonic()
         if not world.is_main:
@@ -202,7 +205,8 @@ def train(recipe: Recipe, data_dir: Path, run_dir: Path, resume: bool = False, q
             recipe=recipe_to_dict(recipe), model_state={k: v.detach().cpu() for k, v in model.state_dict().items()},
             src_lang=src_lang, tgt_lang=tgt_lang, src_vocab=src_vocab.to_bytes(), tgt_vocab=tgt_vocab.to_bytes(),
             data_dir=str(Path(data_dir).resolve()), vocab_fingerprint=fingerprint,
-            training={"optimizer": optimizer.state_dict(), "state": asdict(state), "world_size": world.size},
+            training={"optimizer": optimizer.state_dict(), "state": asdict(state), "world_size": world.size}
+            if resumable else None,
             info={"parameters": model.num_parameters(), "train_seconds": state.train_seconds,
                   "tokens_seen": state.tokens_seen, "step": state.step},
         ), ckpt_dir / f"{name}.pt")
@@ -361,6 +365,10 @@ def _after_validation(state: TrainState, result: Optional[dict], world: World, l
             log.message(f"early stop: no improvement in {cfg.patience} validations")
     state.valid_pending, state.last_valid_step = False, state.step
     checkpoint("last")
+    if cfg.keep_last:
+        checkpoint(f"step-{state.step}", resumable=False)
+        if world.is_main:
+            prune_step_checkpoints(ckpt_dir, cfg.keep_last)
     return stop
 
 

@@ -71,10 +71,9 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory, prepared_sample: Path) ->
     evaluate tests; `<tmp>/runs/latest` points at it. This far from trained it would write only spaces or end at
     once: a high learning rate and `min_len: 3` in its recipe's decoder make every translation non-empty text
     (punctuation, mostly), and the scores differ from sentence to sentence."""
-    import torch
+    from reliability import train_quietly
 
     from s2s.config import recipe_from_dict
-    from s2s.train import train
 
     raw = {
         "data": {"max_tokens": 600, "max_len": 40},
@@ -84,11 +83,5 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory, prepared_sample: Path) ->
                   "valid_bleu": False, "metric": "loss"},
         "decode": {"strategy": "beam", "beam_size": 3, "min_len": 3},
     }
-    run = tmp_path_factory.mktemp("tiny-run") / "runs" / "tiny"
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # session fixtures start before the autouse `one_thread`
-    try:
-        train(recipe_from_dict(raw, name="tiny-run"), prepared_sample, run, quiet=True)
-    finally:
-        torch.set_num_threads(threads)
-    return run
+    return train_quietly(recipe_from_dict(raw, name="tiny-run"), prepared_sample,
+                         tmp_path_factory.mktemp("tiny-run") / "runs" / "tiny")

@@ -1,7 +1,7 @@
-"""What the `test_reliability_*` files share: a tiny recipe and run, planted payloads, and the one-line check.
+"""What test files share: a tiny recipe, training a run quietly, planted payloads, and the one-line check.
 
-Not a test module (pytest collects only `test_*.py`); each test file builds its own module-scoped fixtures
-from these helpers.
+Not a test module (pytest collects only `test_*.py`); test files and conftest.py build their fixtures from
+these helpers.
 """
 
 from __future__ import annotations
@@ -35,17 +35,22 @@ def tiny_recipe(**sections: dict) -> Recipe:
     return recipe_from_dict(raw, name="tiny")
 
 
-def train_tiny(data: Path, run: Path, resume: bool = False, **train_keys) -> Path:
-    """Train TINY (one torch thread) into `run`; returns the run directory."""
+def train_quietly(recipe: Recipe, data: Path, run: Path, resume: bool = False) -> Path:
+    """Train `recipe` on one torch thread into `run`, printing nothing; returns the run directory."""
     from s2s.train import train
 
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # module fixtures start before conftest's autouse `one_thread`
+    torch.set_num_threads(1)  # session and module fixtures start before conftest's autouse `one_thread`
     try:
-        train(tiny_recipe(train=train_keys), data, run, resume=resume, quiet=True)
+        train(recipe, data, run, resume=resume, quiet=True)
     finally:
         torch.set_num_threads(threads)
     return run
+
+
+def train_tiny(data: Path, run: Path, resume: bool = False, **train_keys) -> Path:
+    """Train TINY (with these `train` keys) into `run`; returns the run directory."""
+    return train_quietly(tiny_recipe(train=train_keys), data, run, resume)
 
 
 def write_tiny_recipe(path: Path, **sections: dict) -> Path:

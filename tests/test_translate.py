@@ -268,10 +268,9 @@ def test_a_line_longer_than_the_transformer_gives_one_line(prepared_sample, tmp_
     """A Transformer of 16 positions, trained and validated on the sample (whose dev sentences run longer), then
     given a 5,000-character line: the source is cut to what the model can encode, the output stops within its
     positions, and each input line still gives one output line."""
-    import torch
+    from reliability import train_quietly
 
     from s2s.config import recipe_from_dict
-    from s2s.train import train
 
     raw = {
         "data": {"max_tokens": 600, "max_len": 15},
@@ -281,13 +280,7 @@ def test_a_line_longer_than_the_transformer_gives_one_line(prepared_sample, tmp_
                   "valid_bleu": True, "valid_max_sentences": 20, "metric": "loss"},
         "decode": {"strategy": "beam", "beam_size": 2, "max_len_b": 100},
     }
-    run = tmp_path / "runs" / "short"
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        train(recipe_from_dict(raw, name="short-positions"), prepared_sample, run, quiet=True)
-    finally:
-        torch.set_num_threads(threads)
+    run = train_quietly(recipe_from_dict(raw, name="short-positions"), prepared_sample, tmp_path / "runs" / "short")
     lines = ["이것은 아주 긴 문장입니다 " * 385, "안녕하세요."]
     for decoder in ("beam", "greedy", "sample"):
         result = translate("-m", run, "--decoder", decoder, input="\n".join(lines).encode() + b"\n")

@@ -1,0 +1,179 @@
+"""Quality at a budget: train every shipped recipe for the same wall-clock budget on ko-en, then score it.
+
+    python -m bench.quality                        # every recipe, one hour each (several hours in all)
+    python -m bench.quality --only transformer     # one row
+    python -m bench.quality --budget 10m --only gru,lstm
+    python -m bench.quality --markdown             # the table so far, for docs/results.md; trains nothing
+
+Each recipe trains with `train.max_time` set to the budget (training time; validations are not counted) into
+`$S2S_BENCH_CACHE/quality/<recipe>`, on the ko-en data directory every benchmark shares (bench/common.py). A run
+that was stopped (a session's end, Ctrl-C, a kill) is continued with `--resume`, and since the budget counts
+training time across resumes the row comes out as if it had never stopped. The best checkpoint is then scored on
+the dev and test splits with sacrebleu (BLEU 13a and chrF2, greedy and beam), and the row is kept in
+`results.json` beside the runs, so a rerun prints finished rows without training them again (`--fresh` redoes).
+
+Two CPU-heavy jobs measure each other: the table records the 1-minute load before each run and its mean and
+maximum while training (a run on 2 threads alone shows about 2), so a disturbed row can be seen and redone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import shutil
+import threading
+import time
+from pathlib import Path
+
+from bench.common import CACHE, REPO, have_shared, prepared_koen, run_child, table
+
+RECIPES = ["rnn", "lstm", "gru", "attention", "transformer"]
+RUNS = CACHE / "quality"
+RESULTS = RUNS / "results.json"
+SCORED = [(split, decoder) for split in ("dev", "test") for decoder in ("greedy", "beam")]
+
+
+class LoadSampler(threading.Thread):
+    """Appends the 1-minute load average to `path` every `every` seconds while a run trains.
+
+    The file lives in the run directory, so a run continued over several sessions keeps the samples of each.
+    """
+
+    def __init__(self, path: Path, every: float = 30.0) -> None:
+        super().__init__(daemon=True)
+        self.path, self.every, self.done = path, every, threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(self.every):
+            with self.path.open("a") as f:
+                f.write(f"{os.getloadavg()[0]:.2f}\n")
+
+    def stop(self) -> None:
+        self.done.set()
+
+
+def load_figures(run: Path) -> dict:
+    """The load before the run first started, and the mean and maximum sampled while it trained."""
+    before = float((run / "load-before.txt").read_text())
+    samples = [float(x) for x in (run / "load-during.txt").read_text().split()] or [before]
+    return {"load_before": before, "load_mean": sum(samples) / len(samples), "load_max": max(samples)}
+
+
+def commit() -> str:
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO, capture_output=True,
+                           text=True).stdout.strip()
+    return (head.stdout.strip() or "unknown") + ("+dirty" if dirty else "")
+
+
+def train(name: str, data: Path, budget: str, fresh: bool) -> dict:
+    """Train (or continue) the recipe's run for the budget; returns its load figures and this sitting's wall time."""
+    run = RUNS / name
+    resumable = (run / "checkpoints" / "last.pt").is_file() and not fresh
+    if run.exists() and not resumable:
+        shutil.rmtree(run)
+    args = ["-m", "s2s", "train", str(REPO / "recipes" / f"{name}.yaml"), "--data", str(data), "--out", str(run),
+            "--set", f"train.max_time={budget}", "--set", "train.save_every_minutes=5", "--quiet"]
+    if resumable:
+        args.append("--resume")
+    else:
+        run.mkdir(parents=True)
+        (run / "load-before.txt").write_text(f"{os.getloadavg()[0]:.2f}\n")
+        (run / "load-during.txt").touch()
+        (run / "commit.txt").write_text(commit() + "\n")  # the code the run started with
+    print(f"{name}: {'continuing' if resumable else 'training'} for a budget of {budget} in {run} "
+          f"(load {os.getloadavg()[0]:.2f})", file=sys.stderr, flush=True)
+    sampler = LoadSampler(run / "load-during.txt")
+    sampler.start()
+    try:
+        child = run_child(args)
+    finally:
+        sampler.stop()
+    return {"wall_seconds_last_sitting": child.seconds, "peak_mib": child.peak_mib, "resumed": resumable,
+            **load_figures(run)}
+
+
+def score(name: str) -> dict:
+    """BLEU and chrF of the run's best checkpoint on dev and test, greedy and beam (the recipe's beam settings)."""
+    run = RUNS / name
+    info = json.loads(run_child(["-m", "s2s", "info", str(run), "--json"]).stdout)
+    row = {"arch": info["arch"], "parameters": info["parameters"], "steps": info["steps"],
+           "train_seconds": info["train_seconds"], "tokens_per_s": info["tokens_seen"] / info["train_seconds"]}
+    for split, decoder in SCORED:
+        result = run_child(["-m", "s2s", "evaluate", "-m", str(run), "--split", split, "--decoder", decoder,
+                            "--bleu", "--chrf", "--json", "--save-hyp", str(run / f"{split}.{decoder}.hyp")])
+        scores = json.loads(result.stdout)
+        row[f"{split}_{decoder}_bleu"] = scores["BLEU"]["score"]
+        row[f"{split}_{decoder}_chrf"] = scores["chrF2"]["score"]
+        row[f"{split}_{decoder}_seconds"] = result.seconds
+    return row
+
+
+def load_results() -> dict:
+    return json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+
+
+def save_results(results: dict) -> None:
+    RUNS.mkdir(parents=True, exist_ok=True)
+    tmp = RESULTS.with_suffix(".tmp")
+    tmp.write_text(json.dumps(results, indent=1, sort_keys=True))
+    tmp.replace(RESULTS)
+
+
+COLUMNS = ["recipe", "params", "steps", "tok/s", "train min", "dev BLEU greedy", "dev BLEU beam", "dev chrF beam",
+           "test BLEU greedy", "test BLEU beam", "test chrF beam", "load before / mean / max", "commit"]
+
+
+def cells(name: str, row: dict) -> list:
+    return [name, f"{row['parameters'] / 1e6:.1f}M", row["steps"], round(row["tokens_per_s"]),
+            f"{row['train_seconds'] / 60:.1f}",
+            *[f"{row[key]:.1f}" for key in ("dev_greedy_bleu", "dev_beam_bleu", "dev_beam_chrf", "test_greedy_bleu",
+                                            "test_beam_bleu", "test_beam_chrf")],
+            f"{row['load_before']:.2f} / {row['load_mean']:.2f} / {row['load_max']:.2f}", row["commit"]]
+
+
+def print_markdown(results: dict) -> None:
+    print("| " + " | ".join(COLUMNS) + " |")
+    print("|" + "---|" * len(COLUMNS))
+    for name in RECIPES:
+        if name in results:
+            print("| " + " | ".join(str(c) for c in cells(name, results[name])) + " |")
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.quality", description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default=",".join(RECIPES), help="comma-separated recipes (default: all)")
+    parser.add_argument("--budget", default="1h", help="training time per recipe (train.max_time), e.g. 1h, 20m")
+    parser.add_argument("--fresh", action="store_true", help="train again even where a row or a run exists")
+    parser.add_argument("--markdown", action="store_true", help="print the rows so far as a Markdown table and stop")
+    args = parser.parse_args(argv)
+    names = [n.strip() for n in args.only.split(",") if n.strip()]
+    unknown = [n for n in names if n not in RECIPES]
+    if unknown:
+        parser.error(f"--only: {unknown[0]!r} is not a benchmarked recipe; choose from: {', '.join(RECIPES)}")
+    results = load_results()
+    if args.markdown:
+        print_markdown(results)
+        return 0
+    if not have_shared("bench.quality"):
+        return 0
+    data = prepared_koen()
+    for name in names:
+        if name in results and results[name]["budget"] == args.budget and not args.fresh:
+            print(f"{name}: done at {results[name]['commit']} (--fresh to redo)", file=sys.stderr)
+            continue
+        figures = train(name, data, args.budget, args.fresh)
+        started_at = (RUNS / name / "commit.txt").read_text().strip()
+        results[name] = {"budget": args.budget, "commit": started_at, "date": time.strftime("%Y-%m-%d %H:%M"),
+                         **figures, **score(name)}
+        save_results(results)
+    rows = [cells(name, results[name]) for name in RECIPES if name in results]
+    table(f"quality after {args.budget} of training per recipe (ko-en, ko->en; sacrebleu 13a, chrF2)", COLUMNS, rows)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
