@@ -176,9 +176,12 @@ def prepare(
             if pool == 0:
                 raise S2SError(_nothing_left(sources, reader, tally))
             held = {split: [row.texts for row in reader.pairs(group, filters=False)] for split, group in given.items()}
+            for split, rows in held.items():
+                if not rows:
+                    raise S2SError(f"--{split}-file {getattr(options, f'{split}_file')}: no sentence pairs in it")
             sizes = write_splits(
                 work, work / POOL, origins, pool, held, langs, (options.dev, options.test), options.seed, tally,
-                progress, notes,
+                progress, notes, ", ".join(s.name for s in sources),
             )
             (work / POOL).unlink()
             vocab_files, vocabs = _train_vocabs(work, langs, sizes["train"], options, progress, notes)
