@@ -231,6 +231,15 @@ def test_ten_pairs_are_enough_for_the_default_split(cli, tmp_path):
     assert load_manifest(out).splits == {"train": 8, "dev": 1, "test": 1}
 
 
+def test_a_directory_given_as_a_corpus_is_called_a_directory(cli, tmp_path):
+    folder = tmp_path / "adir"
+    folder.mkdir()
+    result = cli("prepare", folder, "--out", tmp_path / "out", *SMALL)
+    assert result.exit_code == 2
+    assert result.output == f"s2s: error: {folder}: is a directory, not a corpus file; give the files in it " \
+                            f"(e.g. {folder / '*.tsv'})\n"
+
+
 def test_an_empty_target_directory_is_fine(cli, tmp_path):
     corpus = write_tsv(tmp_path / "c.tsv", pairs(30))
     (tmp_path / "out").mkdir()
