@@ -144,6 +144,7 @@ def prepare_command(
     joint: Annotated[bool, typer.Option("--joint/--separate", help="One vocabulary for both languages, or one each.")] = True,
     strict: Annotated[bool, typer.Option("--strict", help="Stop at the first malformed line instead of skipping it.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Replace a non-empty output directory.")] = False,
+    lang_check: Annotated[bool, typer.Option("--lang-check/--no-lang-check", help="Refuse a corpus whose columns' scripts don't fit their language codes (e.g. English under ko).")] = True,
     quiet: QuietOpt = False,
 ) -> None:
     """Clean, split and encode parallel corpora into a data directory for train / evaluate / translate."""
@@ -163,7 +164,7 @@ def prepare_command(
         clean=_given(CleaningOptions, max_chars=max_chars, max_ratio=max_ratio),
         subwords=_given(SubwordOptions, model_type=model_type, vocab_size=vocab_size, joint=joint),
         src=src, tgt=tgt, dev=dev, test=test, dev_file=dev_file, test_file=test_file,
-        seed=seed, strict=strict, force=force,
+        seed=seed, strict=strict, force=force, lang_check=lang_check,
     )
     target = out or default_out(paths, sample)
     if quiet:

@@ -188,6 +188,58 @@ def test_refuses_to_overwrite_without_force(cli, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.tsv", "out"]
 
 
+@pytest.mark.parametrize("n, hint", [
+    (2, "train, dev and test need at least 1 pair each, so at least 3 even with --dev 1 --test 1"),
+    (5, "give --dev 1 --test 1 to hold out 1 pair each"),
+])
+def test_a_corpus_too_small_to_split_is_refused_and_the_old_output_kept(cli, tmp_path, n, hint):
+    """Under 10 pairs the default 10% dev and test are empty, which only `train` used to notice."""
+    out = tmp_path / "out"
+    assert cli("prepare", write_tsv(tmp_path / "old.tsv", pairs(30)), "--out", out, *SMALL).exit_code == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    tiny = write_tsv(tmp_path / "tiny.tsv", pairs(n, start=100))
+    result = cli("prepare", tiny, "--out", out, "--force", *SMALL)
+    assert result.exit_code == 2, result.output
+    assert result.output == (f"s2s: error: {tiny}: only {n} sentence pairs after cleaning, too few for the default "
+                             f"dev and test of 10% each (at least 10 pairs); {hint}\n")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.tsv", "out", "tiny.tsv"]
+    if n >= 3:  # the way out the message gives
+        assert cli("prepare", tiny, "--out", out, "--force", "--dev", "1", "--test", "1", *SMALL).exit_code == 0
+        assert load_manifest(out).splits == {"train": n - 2, "dev": 1, "test": 1}
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--dev", "0"), "--dev 0: dev and test need at least 1 pair each"),
+    (("--test", "0"), "--test 0: dev and test need at least 1 pair each"),
+    (("--dev", "1", "--test-file", "{empty}"), "--test-file {empty}: no sentence pairs in it"),
+])
+def test_an_empty_dev_or_test_split_is_refused(cli, tmp_path, args, message):
+    empty = write_tsv(tmp_path / "empty.tsv", [])
+    corpus = write_tsv(tmp_path / "c.tsv", pairs(30))
+    args = [a.replace("{empty}", str(empty)) for a in args]
+    result = cli("prepare", corpus, *args, "--out", tmp_path / "out", *SMALL)
+    assert result.exit_code == 2
+    assert result.output.startswith(f"s2s: error: {message.replace('{empty}', str(empty))}")
+    assert len(result.output.splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_ten_pairs_are_enough_for_the_default_split(cli, tmp_path):
+    out = tmp_path / "out"
+    assert cli("prepare", write_tsv(tmp_path / "c.tsv", pairs(10)), "--out", out, *SMALL).exit_code == 0
+    assert load_manifest(out).splits == {"train": 8, "dev": 1, "test": 1}
+
+
+def test_a_directory_given_as_a_corpus_is_called_a_directory(cli, tmp_path):
+    folder = tmp_path / "adir"
+    folder.mkdir()
+    result = cli("prepare", folder, "--out", tmp_path / "out", *SMALL)
+    assert result.exit_code == 2
+    assert result.output == f"s2s: error: {folder}: is a directory, not a corpus file; give the files in it " \
+                            f"(e.g. {folder / '*.tsv'})\n"
+
+
 def test_an_empty_target_directory_is_fine(cli, tmp_path):
     corpus = write_tsv(tmp_path / "c.tsv", pairs(30))
     (tmp_path / "out").mkdir()

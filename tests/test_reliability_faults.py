@@ -188,14 +188,15 @@ def test_prepare_on_a_full_disk_leaves_no_partial_output(cli, monkeypatch, tmp_p
     assert leftovers(tmp_path) == []
 
 
-@pytest.mark.parametrize("where", ["a-file", "under-a-file"])
+@pytest.mark.parametrize("where", ["a-file", "under-a-file", "deep-under-a-file"])
 def test_prepare_refuses_an_unwritable_out_in_one_line(cli, tmp_path, where):
     blocker = tmp_path / "blocker"
     blocker.write_text("x\n")
-    out = blocker if where == "a-file" else blocker / "data"
+    out = {"a-file": blocker, "under-a-file": blocker / "data", "deep-under-a-file": blocker / "a" / "data"}[where]
     result = cli("prepare", tiny_corpus(tmp_path / "c.tsv"), "--out", out, "--vocab-size", "100", "--quiet")
     assert result.exit_code == 2
-    assert str(out) in one_line_error(result.output)
+    why = "exists and is not a directory" if where == "a-file" else f"{blocker} is not a directory"
+    assert one_line_error(result.output) == f"s2s: error: --out {out}: {why}"  # not mkdir's "File exists"
     assert blocker.read_text() == "x\n" and leftovers(tmp_path) == []
 
 

@@ -3,6 +3,7 @@
 | module | job |
 |---|---|
 | `readers.py` | read TSV / CSV / aligned text files / `.xlsx` into rows, line by line, reporting bad lines |
+| `langcheck.py` | refuse columns whose script doesn't fit their language code (a swapped ko/en header) |
 | `cleaning.py` | normalise text (NFC, control characters, whitespace) and the pair filters, counted per rule |
 | `splits.py` | choose dev/test by index from a seed; the train-leak rule |
 | `subwords.py` | `Vocab` (a SentencePiece model) and training one deterministically |

@@ -28,6 +28,7 @@ import numpy as np
 import s2s
 from s2s.data.binary import IdsWriter, dtype_for
 from s2s.data.cleaning import RULES, Cleaner, CleaningOptions, Example, Tally
+from s2s.data.langcheck import check_languages
 from s2s.data.manifest import FORMAT, write_manifest
 from s2s.data.readers import ReadOptions, Row, Source, open_sources, read_rows
 from s2s.data.splits import SPLITS, write_splits
@@ -66,6 +67,7 @@ class PrepareOptions:
     seed: int = 1
     strict: bool = False  # the first malformed line is an error instead of a skipped, counted line
     force: bool = False  # replace a non-empty output directory
+    lang_check: bool = True  # refuse sides whose script doesn't fit their language code (langcheck.py)
 
     def check(self) -> None:
         self.clean.check()
@@ -160,8 +162,11 @@ def prepare(
         for split, path in (("dev", options.dev_file), ("test", options.test_file))
         if path is not None
     }
-    langs = _direction(sources + [s for group in given.values() for s in group], options.src, options.tgt)
+    every = sources + [s for group in given.values() for s in group]
+    langs = _direction(every, options.src, options.tgt)
     check_target(out, options.force)  # refuse before the work, not after it
+    if options.lang_check:
+        check_languages(every, langs)
     tally = Tally()
     reader = _Reader(langs, Cleaner(options.clean, tally), options.strict, progress)
     notes: list[str] = []
@@ -171,9 +176,12 @@ def prepare(
             if pool == 0:
                 raise S2SError(_nothing_left(sources, reader, tally))
             held = {split: [row.texts for row in reader.pairs(group, filters=False)] for split, group in given.items()}
+            for split, rows in held.items():
+                if not rows:
+                    raise S2SError(f"--{split}-file {getattr(options, f'{split}_file')}: no sentence pairs in it")
             sizes = write_splits(
                 work, work / POOL, origins, pool, held, langs, (options.dev, options.test), options.seed, tally,
-                progress, notes,
+                progress, notes, ", ".join(s.name for s in sources),
             )
             (work / POOL).unlink()
             vocab_files, vocabs = _train_vocabs(work, langs, sizes["train"], options, progress, notes)

@@ -109,8 +109,10 @@ def open_sources(paths: list[Path], options: ReadOptions) -> list[Source]:
     if options.format not in FORMATS:
         raise S2SError(f"--format {options.format}: choose one of {', '.join(FORMATS)}")
     for path in paths:
+        if path.is_dir():
+            raise S2SError(f"{path}: is a directory, not a corpus file; give the files in it (e.g. {path / '*.tsv'})")
         if not path.is_file():
-            raise S2SError(f"{path}: no such file")
+            raise S2SError(f"{path}: {'not a regular file' if path.exists() else 'no such file'}")
     sources: list[Source] = []
     pending = list(paths)
     while pending:

@@ -3,6 +3,7 @@
 Sizes: `--dev N` / `--test N` count sentence pairs. Left out, each is `min(1000, pool // 10)`: a large corpus gets
 1,000 each, the 2,648-pair sample 264 each, a 30-pair toy 3 each. Sizes given explicitly are honoured, but must
 leave at least one training pair. A split read from `--dev-file` / `--test-file` takes nothing from the pool.
+Every split gets at least one pair, or `prepare` refuses the corpus: under 10 pairs the 10% default is none.
 
 Selection is a function of (seed, pool size, sizes) only: one seeded numpy draw without replacement, so it needs
 no list of sentences in memory and the same seed gives the same split. Dev and test keep corpus order.
@@ -16,7 +17,7 @@ train either. Dev and test are not checked against each other: both are held out
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator, Optional
+from typing import TYPE_CHECKING, Collection, Iterable, Iterator, Optional
 
 import numpy as np
 
@@ -31,16 +32,34 @@ TRAIN, DEV, TEST = 0, 1, 2
 SPLITS = ("train", "dev", "test")
 
 
-def held_out_sizes(pool: int, dev: Optional[int], test: Optional[int]) -> tuple[int, int]:
-    """How many pool pairs go to dev and test (0 for a split that comes from a file: pass 0)."""
+def held_out_sizes(
+    pool: int, dev: Optional[int], test: Optional[int], corpus: str, from_files: Collection[str] = ()
+) -> tuple[int, int]:
+    """How many pool pairs go to dev and test (0 for a split named in `from_files`: it comes from a file).
+
+    Every split needs a pair: `train` validates on dev and `evaluate` scores test, so a corpus too small to give
+    each one is refused here, in one line naming `corpus`, rather than prepared with an empty split.
+    """
     default = min(DEFAULT_HELD_OUT, pool // 10)
-    n_dev = default if dev is None else dev
-    n_test = default if test is None else test
-    if n_dev < 0 or n_test < 0:
-        raise S2SError(f"--dev {n_dev} --test {n_test}: sizes can't be negative")
+    asked = {name: size for name, size in (("dev", dev), ("test", test)) if name not in from_files}
+    for name, size in asked.items():
+        if size is not None and size < 1:
+            raise S2SError(f"--{name} {size}: dev and test need at least 1 pair each (train validates on dev, "
+                           "evaluate scores test)")
+    sizes = {name: default if size is None else size for name, size in asked.items()}
+    empty = [name for name, size in sizes.items() if size == 0]  # a default of 10% from fewer than 10 pairs
+    if empty:
+        flags = " ".join(f"--{name} 1" for name in empty)
+        smallest = len(sizes) + 1
+        fix = (f"give {flags} to hold out 1 pair{' each' if len(empty) > 1 else ''}" if pool >= smallest else
+               f"train, dev and test need at least 1 pair each, so at least {smallest} even with {flags}")
+        raise S2SError(f"{corpus}: only {pool} sentence pair{'s' if pool != 1 else ''} after cleaning, too few for "
+                       f"the default {' and '.join(empty)} of 10%{' each' if len(empty) > 1 else ''} (at least 10 "
+                       f"pairs); {fix}")
+    n_dev, n_test = sizes.get("dev", 0), sizes.get("test", 0)
     if n_dev + n_test >= pool:
         raise S2SError(
-            f"--dev {n_dev} --test {n_test} leave no training pairs: only {pool} pairs remain after cleaning"
+            f"{corpus}: --dev {n_dev} --test {n_test} leave no training pairs: only {pool} pairs remain after cleaning"
         )
     return n_dev, n_test
 
@@ -79,15 +98,16 @@ def pool_lines(path: Path) -> Iterator[list[str]]:
 def write_splits(
     work: Path, pool_file: Path, origins: list[Path], pool: int, held: dict[str, list[tuple[str, ...]]],
     langs: tuple[str, str], sizes: tuple[Optional[int], Optional[int]], seed: int, tally: Tally,
-    progress: Progress, notes: list[str],
+    progress: Progress, notes: list[str], corpus: str,
 ) -> dict[str, int]:
     """Write `{split}.{lang}` text files from the pool file (see `prepare`): held-out splits first, then train
-    without leaks; pairs per split. `held` has the splits read from files; `sizes` the --dev/--test counts."""
+    without leaks; pairs per split. `held` has the splits read from files; `sizes` the --dev/--test counts;
+    `corpus` names the inputs in errors."""
     if pool == 0:
         raise S2SError("no sentence pairs left after cleaning; see the counts per rule with the summary (drop --quiet)")
-    dev, test = (0 if "dev" in held else sizes[0]), (0 if "test" in held else sizes[1])
-    n_dev, n_test = held_out_sizes(pool, dev, test)
-    if (dev is None and n_dev < DEFAULT_HELD_OUT) or (test is None and n_test < DEFAULT_HELD_OUT):
+    n_dev, n_test = held_out_sizes(pool, sizes[0], sizes[1], corpus, from_files=held.keys())
+    if any(size is None and split not in held and n < DEFAULT_HELD_OUT
+           for split, size, n in (("dev", sizes[0], n_dev), ("test", sizes[1], n_test))):
         notes.append(f"small corpus: {n_dev} dev / {n_test} test pairs taken from {pool} (10% each by default)")
     split = assign(pool, n_dev, n_test, seed)
     from_pool: dict[int, list[tuple[str, ...]]] = {DEV: [], TEST: []}

@@ -45,9 +45,13 @@ def clean_stale(target: Path) -> None:
 
 
 def check_target(target: Path, force: bool) -> None:
-    """Refuse, before any work, to replace something that isn't an empty directory without --force."""
+    """Refuse, before any work, to replace something that isn't an empty directory without --force, or to
+    create a directory under a file (`--out /etc/passwd/x`), where mkdir's own words are `File exists`."""
     if target.is_file() or target.is_symlink():
-        raise S2SError(f"{target}: exists and is not a directory")
+        raise S2SError(f"--out {target}: exists and is not a directory")
+    nearest = next((p for p in target.parents if p.exists() or p.is_symlink()), None)
+    if nearest is not None and not nearest.is_dir():
+        raise S2SError(f"--out {target}: {nearest} is not a directory")
     if target.is_dir() and any(target.iterdir()) and not force:
         raise S2SError(f"{target}: exists and is not empty; use --force to replace it")
 
