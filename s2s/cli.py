@@ -187,7 +187,7 @@ def prepare_command(
 
 @command("train")
 def train_command(
-    recipe: Annotated[Path, typer.Argument(help="A YAML recipe, e.g. recipes/transformer.yaml.")],
+    recipe: Annotated[str, typer.Argument(help="A recipe: a YAML file, or the name of a bundled one (`s2s list`), e.g. transformer.", show_default=False)],
     data: Annotated[Optional[Path], typer.Option("--data", help="Data directory from `s2s prepare` (default: the recipe's data.dir).")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run directory (default: runs/<recipe>-<timestamp>).")] = None,
     overrides: SetOpt = None,
@@ -198,7 +198,7 @@ def train_command(
     quiet: QuietOpt = False,
 ) -> None:
     """Train a model from a recipe on a prepared data directory."""
-    from s2s.config import load_recipe
+    from s2s.config import find_recipe, load_recipe
     from s2s.distributed import World, launch, strip_option
     from s2s.runlog import new_run_dir
     from s2s.train import train
@@ -208,7 +208,7 @@ def train_command(
         sets.append(f"train.seed={seed}")
     if device is not None:
         sets.append(f"train.device={device}")
-    loaded = load_recipe(recipe, sets)
+    loaded = load_recipe(find_recipe(recipe), sets)
     data_dir = data or (Path(loaded.data.dir) if loaded.data.dir else None)
     if data_dir is None and (Path("data") / "latest").exists():
         data_dir = Path("data") / "latest"  # the newest `s2s prepare` into its default place
@@ -378,7 +378,7 @@ class _translation_progress:
 
 @command("list")
 def list_command() -> None:
-    """List the registered architectures, decoding strategies and teacher-forcing schedules."""
+    """List the bundled recipes, the registered architectures, decoding strategies and teacher-forcing schedules."""
     import dataclasses
 
     from rich.table import Table
@@ -386,9 +386,16 @@ def list_command() -> None:
     import s2s.decoding  # noqa: F401  (each import fills its registry)
     import s2s.models  # noqa: F401
     import s2s.teacher_forcing  # noqa: F401
+    from s2s.config import bundled_recipes, recipe_summary
     from s2s.registry import ARCHITECTURES, DECODERS, SCHEDULES
 
     console = stdout_console()
+    table = Table(title="recipes (s2s train NAME)", title_justify="left")
+    table.add_column("name")
+    table.add_column("what it is")
+    for name, path in bundled_recipes().items():
+        table.add_row(name, recipe_summary(path))
+    console.print(table)
     for registry in (ARCHITECTURES, DECODERS, SCHEDULES):
         table = Table(title=f"{registry.kind}s (recipe key: {registry.key})", title_justify="left")
         table.add_column(registry.key)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, Optional
 
@@ -231,8 +232,8 @@ def read_yaml(path: Path) -> Any:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise S2SError(f"{path}: no such recipe file") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise S2SError(f"{path}: cannot read: {err}") from None
+    except (OSError, UnicodeDecodeError) as err:  # strerror: "Is a directory", not "[Errno 21] Is a directory: ..."
+        raise S2SError(f"{path}: cannot read: {getattr(err, 'strerror', None) or err}") from None
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as err:
@@ -244,6 +245,39 @@ def read_yaml(path: Path) -> Any:
             raise S2SError(f"{where}: refused the tag {tag}: a recipe is plain data, read with YAML's safe loader, "
                            "which builds no Python objects") from None
         raise S2SError(f"{where}: invalid YAML: {problem}") from None
+
+
+def bundled_recipes() -> dict[str, Path]:
+    """The recipes shipped inside the package (`s2s/recipes/*.yaml`) by name, so they work from any directory."""
+    folder = Path(str(resources.files("s2s").joinpath("recipes")))
+    return dict(sorted((path.stem, path) for path in folder.glob("*.yaml")))
+
+
+def find_recipe(given: str) -> Path:
+    """The recipe file that `s2s train GIVEN` means: an existing file wins; otherwise a bare name (`transformer`
+    or `transformer.yaml`) is looked up among the bundled recipes; otherwise one line listing them."""
+    path = Path(given).expanduser()
+    if path.is_file():
+        return path
+    bundled = bundled_recipes()
+    name = given[: -len(".yaml")] if given.endswith(".yaml") else given
+    if Path(given).name == given and name in bundled:  # a bare name, with no directory part
+        return bundled[name]
+    names = ", ".join(bundled)
+    if path.is_dir():
+        raise S2SError(f"{given}: is a directory, not a recipe file; give a .yaml file or the name of a bundled "
+                       f"recipe (bundled: {names})")
+    raise S2SError(f"no recipe {given!r}: not a file, and not a bundled recipe (bundled: {names})")
+
+
+def recipe_summary(path: Path) -> str:
+    """The first line of a recipe's header comment, less its `name:` lead: what `s2s list` says of it."""
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    if not lines or not lines[0].startswith("#"):
+        return ""
+    text = lines[0].lstrip("#").strip()
+    lead = f"{Path(path).stem}:"
+    return text[len(lead):].strip() if text.startswith(lead) else text
 
 
 def relative_to_file(recipe_path: Path, value: str) -> str:
@@ -273,4 +307,5 @@ def recipe_to_yaml(recipe: Recipe) -> str:
 
 
 __all__ = ["DataConfig", "TrainConfig", "Named", "Recipe", "load_recipe", "recipe_from_dict", "recipe_to_dict",
-           "recipe_to_yaml", "apply_overrides", "parse_override", "read_yaml", "field"]
+           "recipe_to_yaml", "apply_overrides", "parse_override", "read_yaml", "bundled_recipes", "find_recipe",
+           "recipe_summary", "field"]

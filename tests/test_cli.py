@@ -42,3 +42,36 @@ def test_list_into_a_reader_that_leaves_ends_quietly_with_0():
     proc = subprocess.run([sys.executable, "-m", "s2s", "list"], stdout=write_fd, stderr=subprocess.PIPE, text=True)
     os.close(write_fd)
     assert proc.returncode == 0 and proc.stderr == ""
+
+
+def test_list_shows_the_bundled_recipes_by_name_with_their_first_comment_line(cli):
+    result = cli("list")
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())  # whatever the table's wrapping
+    assert "recipes (s2s train NAME)" in text
+    for name in ("rnn", "lstm", "gru", "attention", "transformer", "tiny"):
+        assert f"│ {name} " in result.output
+    assert "recurrent seq2seq with Bahdanau (additive) attention" in text  # attention.yaml's first line, less "attention:"
+
+
+def test_a_built_wheel_holds_the_recipes(tmp_path):
+    """Recipes found by name must ship in the package: build a wheel from a copy of the sources and look in it."""
+    import shutil
+    import zipfile
+    from pathlib import Path
+
+    import pytest
+
+    pytest.importorskip("setuptools", reason="building a wheel without network needs setuptools in the environment")
+    root = Path(__file__).resolve().parents[1]
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(root / name, src / name)
+    shutil.copytree(root / "s2s", src / "s2s", ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run([sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "--no-build-isolation", "-q",
+                    "-w", str(tmp_path / "dist")], check=True, capture_output=True)
+    (wheel,) = (tmp_path / "dist").glob("s2s-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    shipped = {f"s2s/recipes/{p.name}" for p in (root / "s2s" / "recipes").glob("*.yaml")}
+    assert {"s2s/recipes/tiny.yaml", "s2s/recipes/transformer.yaml"} <= shipped <= names

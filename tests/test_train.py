@@ -2,6 +2,7 @@
 
 import json
 import math
+import os
 import signal
 import subprocess
 import sys
@@ -21,6 +22,8 @@ from s2s.models.base import build_model
 from s2s.teacher_forcing import make_mixer
 from s2s.data.stream import BatchStream
 from s2s.train import TrainState, batch_loss, train
+
+from reliability import one_line_error
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -317,3 +320,43 @@ def test_the_runs_recipe_records_the_data_it_used(prepared_sample, tmp_path):
     assert stored["dir"] == str(Path(prepared_sample).resolve()) and (stored["src"], stored["tgt"]) == ("ko", "en")
     assert load_checkpoint(run / "checkpoints" / "last.pt").recipe["data"] == stored
     assert train(recipe(train={"max_steps": 3}), prepared_sample, run, resume=True, quiet=True).steps == 3
+
+
+# ---- recipes by name, from any directory ---------------------------------------------------------------------
+
+
+def test_a_bundled_recipe_trains_by_name_from_any_directory(prepared_sample, tmp_path):
+    """`s2s train tiny` in a directory that has no recipes/ folder: the recipe ships inside the package."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+
+    def train_as(name: str, *more: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "s2s", "train", name, "--data", str(prepared_sample), "--quiet",
+                               "--set", "train.max_steps=2", "--set", "train.valid_bleu=false",
+                               "--set", "train.threads=1", *more],
+                              cwd=elsewhere, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+    proc = train_as("tiny")
+    assert proc.returncode == 0, proc.stderr
+    run = elsewhere / "runs" / "latest"
+    assert run.resolve().name.startswith("tiny-")  # named after the recipe, as a recipe file's run is
+    stored = yaml.safe_load((run / "recipe.yaml").read_text())
+    assert stored["model"]["embed"] == 64 and stored["train"]["max_steps"] == 2  # tiny.yaml's values, overridden
+    proc = train_as("tiny.yaml", "--out", str(tmp_path / "again"))
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_a_recipe_that_is_a_directory_or_nowhere_is_one_line(cli, tmp_path, monkeypatch, prepared_sample):
+    (tmp_path / "recipes").mkdir()
+    monkeypatch.chdir(tmp_path)
+    result = cli("train", "recipes", "--data", prepared_sample)
+    assert result.exit_code == 2
+    line = one_line_error(result.output)
+    assert line.startswith("s2s: error: recipes: is a directory, not a recipe file") and "Errno" not in line
+    assert "bundled: attention, attention-scheduled, " in line
+    result = cli("train", "xyz", "--data", prepared_sample)
+    assert result.exit_code == 2
+    assert one_line_error(result.output) == ("s2s: error: no recipe 'xyz': not a file, and not a bundled recipe "
+                                             "(bundled: attention, attention-scheduled, bench-lstm, bench-transformer, "
+                                             "gru, lstm, rnn, tiny, transformer, transformer-scheduled)")
+    assert not (tmp_path / "runs").exists()
