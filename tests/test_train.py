@@ -360,3 +360,18 @@ def test_a_recipe_that_is_a_directory_or_nowhere_is_one_line(cli, tmp_path, monk
                                              "(bundled: attention, attention-scheduled, bench-lstm, bench-transformer, "
                                              "gru, lstm, rnn, tiny, transformer, transformer-scheduled)")
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_bad_set_is_blamed_on_the_set_and_a_bad_file_on_the_file(cli, tmp_path, prepared_sample):
+    tiny = ROOT / "recipes" / "tiny.yaml"
+    result = cli("train", tiny, "--data", prepared_sample, "--out", tmp_path / "run", "--set", "train.lr=abc")
+    assert result.exit_code == 2
+    assert one_line_error(result.output) == "s2s: error: --set train.lr: 'abc' is not a number"
+    result = cli("train", tiny, "--data", prepared_sample, "--out", tmp_path / "run", "--set", "model.hiden=3")
+    assert one_line_error(result.output).startswith("s2s: error: --set model.hiden: unknown key; valid keys: ")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({**TINY, "train": {**TINY["train"], "lr": "abc"}}))
+    result = cli("train", bad, "--data", prepared_sample, "--out", tmp_path / "run", "--set", "train.seed=4")
+    assert result.exit_code == 2
+    assert one_line_error(result.output) == f"s2s: error: {bad}: train.lr: 'abc' is not a number"
+    assert not (tmp_path / "run").exists()
