@@ -23,7 +23,7 @@ from s2s.teacher_forcing import make_mixer
 from s2s.data.stream import BatchStream
 from s2s.train import TrainState, batch_loss, train
 
-from reliability import one_line_error
+from reliability import one_line_error, tiny_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -200,6 +200,37 @@ def test_cli_train_errors_are_one_line(cli, prepared_sample, tmp_path):
     assert result.exit_code == 2 and "missing" in result.output and "Traceback" not in result.output
     result = cli("train", ROOT / "recipes" / "tiny.yaml", "--data", prepared_sample, "--set", "train.lr=-1")
     assert result.exit_code == 2 and "train.lr: must be positive" in result.output
+
+
+def test_resume_takes_the_run_alone(cli, prepared_sample, tmp_path, monkeypatch):
+    """`s2s train --resume RUN` goes on from the run's own recipe and data directory, given nothing else, and
+    logs what an uninterrupted run logs; the newest `s2s prepare` (data/latest, other vocabularies) is ignored."""
+    monkeypatch.chdir(tmp_path)
+    assert cli("prepare", tiny_corpus(tmp_path / "c.tsv"), "--vocab-size", "100", "-q").exit_code == 0
+    assert (tmp_path / "data" / "latest").is_dir()
+    recipe_file = tmp_path / "r.yaml"
+    recipe_file.write_text(yaml.safe_dump({**TINY, "train": {**TINY["train"], "max_steps": 4}}))
+    assert cli("train", recipe_file, "--data", prepared_sample, "--out", "runs/straight", "-q").exit_code == 0
+    result = cli("train", recipe_file, "--data", prepared_sample, "--out", "runs/x", "-q", "--set", "train.max_steps=2")
+    assert result.exit_code == 0, result.output
+    result = cli("train", "--resume", "runs/x", "--set", "train.max_steps=4")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0] == f"resuming runs/x from step 2 (data {prepared_sample.resolve()})"
+    assert losses(tmp_path / "runs" / "x") == losses(tmp_path / "runs" / "straight")
+    assert Path(load_checkpoint(tmp_path / "runs/x/checkpoints/last.pt").data_dir) == prepared_sample.resolve()
+    # The flag form, with a recipe and --out and still no --data: the run's data, not data/latest.
+    result = cli("train", recipe_file, "--resume", "--out", "runs/x", "--set", "train.max_steps=5")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0] == f"resuming runs/x from step 4 (data {prepared_sample.resolve()})"
+    # What is given still applies, and what would change the trajectory is still refused.
+    result = cli("train", "--resume", "runs/x", "--set", "train.lr=0.5")
+    assert result.exit_code == 2
+    assert one_line_error(result.output) == "s2s: error: train.lr: is 0.5 but the run being resumed used 0.003"
+    result = cli("train", "--resume", "runs/x", "--data", "data/latest")
+    assert result.exit_code == 2 and "the data directory's vocabularies differ" in result.output
+    result = cli("train", "--resume", "runs/x", "--out", "runs/straight")
+    assert one_line_error(result.output) == ("s2s: error: --resume runs/x --out runs/straight: two runs named; give "
+                                             "the run to continue once")
 
 
 def test_ctrl_c_saves_a_resumable_checkpoint(prepared_sample, tmp_path):
