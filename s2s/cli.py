@@ -84,6 +84,13 @@ def stdout_console(**options):
     return PipeConsole(**options)
 
 
+def say_next(*command: str | Path) -> None:
+    """One line on stderr with the command to type next, quoted for the shell: the first hour's signpost."""
+    import shlex
+
+    typer.echo("next: " + " ".join(shlex.quote(str(word)) for word in command), err=True)
+
+
 # Options shared by several commands, declared once.
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress display or summary (for scripts).")]
 SeedOpt = Annotated[Optional[int], typer.Option("--seed", help="Random seed (default: the recipe's).")]
@@ -180,6 +187,10 @@ def prepare_command(
         from s2s.runlog import point_latest
 
         point_latest(target)
+    if not quiet:
+        found = (Path("data") / "latest").resolve() == target.resolve()  # what `s2s train` takes with no --data
+        # The sample is far too small for a full recipe: `tiny` is the one sized for it.
+        say_next("s2s", "train", "tiny" if sample else "transformer", *([] if found else ["--data", target]))
 
 
 # ---- train -----------------------------------------------------------------------------------------------
@@ -238,6 +249,8 @@ def train_command(
         return
     best = "" if result.best is None else f", best {loaded.train.metric} {abs(result.best):.3f}"
     typer.echo(f"trained {result.steps} steps{best}; run: {result.run_dir}", err=True)
+    if not quiet:
+        say_next("s2s", "evaluate", "-m", result.run_dir, "--bleu")
 
 
 def _run_to_resume(given: Optional[str], out: Optional[Path]) -> tuple[Path, Optional[Path]]:
