@@ -84,6 +84,13 @@ def stdout_console(**options):
     return PipeConsole(**options)
 
 
+def say_next(*command: str | Path) -> None:
+    """One line on stderr with the command to type next, quoted for the shell: the first hour's signpost."""
+    import shlex
+
+    typer.echo("next: " + " ".join(shlex.quote(str(word)) for word in command), err=True)
+
+
 # Options shared by several commands, declared once.
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress display or summary (for scripts).")]
 SeedOpt = Annotated[Optional[int], typer.Option("--seed", help="Random seed (default: the recipe's).")]
@@ -181,6 +188,10 @@ def prepare_command(
         from s2s.runlog import point_latest
 
         point_latest(target)
+    if not quiet:
+        found = (Path("data") / "latest").resolve() == target.resolve()  # what `s2s train` takes with no --data
+        # The sample is far too small for a full recipe: `tiny` is the one sized for it.
+        say_next("s2s", "train", "tiny" if sample else "transformer", *([] if found else ["--data", target]))
 
 
 # ---- train -----------------------------------------------------------------------------------------------
@@ -188,39 +199,44 @@ def prepare_command(
 
 @command("train")
 def train_command(
-    recipe: Annotated[Path, typer.Argument(help="A YAML recipe, e.g. recipes/transformer.yaml.")],
-    data: Annotated[Optional[Path], typer.Option("--data", help="Data directory from `s2s prepare` (default: the recipe's data.dir).")] = None,
+    recipe: Annotated[Optional[str], typer.Argument(metavar="RECIPE|RUN", help="A recipe: a YAML file, or the name of a bundled one (`s2s list`), e.g. transformer. With --resume, a run directory: the run to continue.", show_default=False)] = None,
+    data: Annotated[Optional[Path], typer.Option("--data", help="Data directory from `s2s prepare` (default: the recipe's data.dir, else data/latest; when resuming, the run's).")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Run directory (default: runs/<recipe>-<timestamp>).")] = None,
     overrides: SetOpt = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out (default: runs/latest) where it stopped.")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue a run where it stopped: `--resume RUN`, or the run in --out, or runs/latest. It goes on with the run's own recipe and data; a RECIPE, --data or --set given too still apply.")] = False,
     seed: SeedOpt = None,
     device: Annotated[Optional[str], typer.Option("--device", help="cpu or cuda (default: the recipe's train.device).")] = None,
     nproc: Annotated[Optional[int], typer.Option("--nproc", help="Train with N processes on this machine (torchrun + DistributedDataParallel).")] = None,
     quiet: QuietOpt = False,
 ) -> None:
-    """Train a model from a recipe on a prepared data directory."""
-    from s2s.config import load_recipe
+    """Train a model from a recipe on a prepared data directory, or continue a run (`s2s train --resume RUN`)."""
+    from s2s.config import find_recipe, load_recipe, recipe_with_overrides
     from s2s.distributed import World, launch, strip_option
     from s2s.runlog import new_run_dir
-    from s2s.train import train
+    from s2s.train import load_resumable, train
 
     sets = list(overrides or [])
     if seed is not None:
         sets.append(f"train.seed={seed}")
     if device is not None:
         sets.append(f"train.device={device}")
-    loaded = load_recipe(recipe, sets)
-    data_dir = data or (Path(loaded.data.dir) if loaded.data.dir else None)
-    if data_dir is None and (Path("data") / "latest").exists():
-        data_dir = Path("data") / "latest"  # the newest `s2s prepare` into its default place
-    if data_dir is None:
-        raise S2SError(f"{recipe}: data.dir is not set and there is no data/latest; pass --data DIR "
-                       "(a directory made by `s2s prepare`)")
-    if resume and out is None:
-        out = Path("runs") / "latest"
-        if not out.exists():
-            raise S2SError("--resume: no --out given and runs/latest does not exist")
-        out = out.resolve()
+    if resume:
+        out, recipe_file = _run_to_resume(recipe, out)
+        ckpt = load_resumable(out)
+        loaded = (load_recipe(recipe_file, sets) if recipe_file is not None
+                  else recipe_with_overrides(ckpt.recipe, sets, ckpt.source, out.name))
+        data_dir = data or Path(loaded.data.dir or ckpt.data_dir)  # the run's own data unless told otherwise
+    else:
+        if recipe is None:
+            raise S2SError("no recipe given: name a recipe file or a bundled recipe (`s2s list`), "
+                           "or continue a run with --resume RUN")
+        loaded = load_recipe(find_recipe(recipe), sets)
+        data_dir = data or (Path(loaded.data.dir) if loaded.data.dir else None)
+        if data_dir is None and (Path("data") / "latest").exists():
+            data_dir = Path("data") / "latest"  # the newest `s2s prepare` into its default place
+        if data_dir is None:
+            raise S2SError(f"{recipe}: data.dir is not set and there is no data/latest; pass --data DIR "
+                           "(a directory made by `s2s prepare`)")
     if nproc is not None and nproc > 1 and "WORLD_SIZE" not in os.environ:
         argv = strip_option(sys.argv[1:], "--nproc")
         if out is None:  # decided once here, so every process writes to the same run
@@ -234,6 +250,32 @@ def train_command(
         return
     best = "" if result.best is None else f", best {loaded.train.metric} {abs(result.best):.3f}"
     typer.echo(f"trained {result.steps} steps{best}; run: {result.run_dir}", err=True)
+    if not quiet:
+        say_next("s2s", "evaluate", "-m", result.run_dir, "--bleu")
+
+
+def _run_to_resume(given: Optional[str], out: Optional[Path]) -> tuple[Path, Optional[Path]]:
+    """The run `--resume` continues, and the recipe file given with it (None: the run's own).
+
+    `s2s train --resume RUN` names the run as the argument (a directory is never a recipe);
+    `s2s train RECIPE --resume --out RUN` names it with --out; with neither it is runs/latest.
+    """
+    from s2s.config import find_recipe
+
+    if given is not None and Path(given).is_dir():
+        if out is not None and out.resolve() != Path(given).resolve():
+            raise S2SError(f"--resume {given} --out {out}: two runs named; give the run to continue once")
+        return Path(given), None
+    try:
+        recipe_file = None if given is None else find_recipe(given)
+    except S2SError:
+        raise S2SError(f"--resume {given}: no such run directory, and not a recipe file or a bundled recipe") from None
+    if out is None:
+        out = Path("runs") / "latest"
+        if not out.exists():
+            raise S2SError("--resume: no run named (`s2s train --resume RUN`) and runs/latest does not exist")
+        out = out.resolve()
+    return out, recipe_file
 
 # ---- translate -------------------------------------------------------------------------------------------
 
@@ -379,7 +421,7 @@ class _translation_progress:
 
 @command("list")
 def list_command() -> None:
-    """List the registered architectures, decoding strategies and teacher-forcing schedules."""
+    """List the bundled recipes, the registered architectures, decoding strategies and teacher-forcing schedules."""
     import dataclasses
 
     from rich.table import Table
@@ -387,9 +429,16 @@ def list_command() -> None:
     import s2s.decoding  # noqa: F401  (each import fills its registry)
     import s2s.models  # noqa: F401
     import s2s.teacher_forcing  # noqa: F401
+    from s2s.config import bundled_recipes, recipe_summary
     from s2s.registry import ARCHITECTURES, DECODERS, SCHEDULES
 
     console = stdout_console()
+    table = Table(title="recipes (s2s train NAME)", title_justify="left")
+    table.add_column("name")
+    table.add_column("what it is")
+    for name, path in bundled_recipes().items():
+        table.add_row(name, recipe_summary(path))
+    console.print(table)
     for registry in (ARCHITECTURES, DECODERS, SCHEDULES):
         table = Table(title=f"{registry.kind}s (recipe key: {registry.key})", title_justify="left")
         table.add_column(registry.key)

@@ -6,7 +6,9 @@ dataclass takes the rest of the section. Every key is checked before any work st
 type or an out-of-range value raises `ConfigError` naming the dotted key path (and, for names, the choices).
 
 `load_recipe(path, overrides)` applies `--set section.key=value` overrides (values parsed as YAML) before
-checking, so an override is held to the same rules as the file. A relative `data.dir` in the file is relative to
+checking, so an override is held to the same rules as the file (and an error in a key it set names the `--set`,
+not the file). `find_recipe` turns what `s2s train` was given into a file: a path, or the name of a recipe shipped
+in the package (`s2s/recipes/`). A relative `data.dir` in the file is relative to
 the file's directory (so a recipe means the same data wherever it is run from) and is stored absolute; one given
 with `--set` or `--data` is relative to the working directory, like any command-line path. `train` prints the
 data directory it uses. The resolved recipe (`recipe_to_dict`) is what runs and checkpoints store: it reproduces
@@ -18,6 +20,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, Optional
 
@@ -196,10 +199,10 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     """`train.lr=3e-4` -> (["train", "lr"], 0.0003). The value is read as YAML (numbers, booleans, lists)."""
     key, sep, value = text.partition("=")
     if not sep or not key.strip():
-        raise ConfigError("--set", f"{text!r} is not of the form section.key=value")
+        raise S2SError(f"--set: {text!r} is not of the form section.key=value")
     parts = key.strip().split(".")
     if len(parts) < 2 or not all(parts):
-        raise ConfigError("--set", f"{key!r} must name a section and a key, e.g. train.lr")
+        raise S2SError(f"--set: {key!r} must name a section and a key, e.g. train.lr")
     try:
         parsed = yaml.safe_load(value)
     except yaml.YAMLError:
@@ -233,8 +236,8 @@ def read_yaml(path: Path) -> Any:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise S2SError(f"{path}: no such recipe file") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise S2SError(f"{path}: cannot read: {err}") from None
+    except (OSError, UnicodeDecodeError) as err:  # strerror: "Is a directory", not "[Errno 21] Is a directory: ..."
+        raise S2SError(f"{path}: cannot read: {getattr(err, 'strerror', None) or err}") from None
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as err:
@@ -246,6 +249,39 @@ def read_yaml(path: Path) -> Any:
             raise S2SError(f"{where}: refused the tag {tag}: a recipe is plain data, read with YAML's safe loader, "
                            "which builds no Python objects") from None
         raise S2SError(f"{where}: invalid YAML: {problem}") from None
+
+
+def bundled_recipes() -> dict[str, Path]:
+    """The recipes shipped inside the package (`s2s/recipes/*.yaml`) by name, so they work from any directory."""
+    folder = Path(str(resources.files("s2s").joinpath("recipes")))
+    return dict(sorted((path.stem, path) for path in folder.glob("*.yaml")))
+
+
+def find_recipe(given: str) -> Path:
+    """The recipe file that `s2s train GIVEN` means: an existing file wins; otherwise a bare name (`transformer`
+    or `transformer.yaml`) is looked up among the bundled recipes; otherwise one line listing them."""
+    path = Path(given).expanduser()
+    if path.is_file():
+        return path
+    bundled = bundled_recipes()
+    name = given[: -len(".yaml")] if given.endswith(".yaml") else given
+    if Path(given).name == given and name in bundled:  # a bare name, with no directory part
+        return bundled[name]
+    names = ", ".join(bundled)
+    if path.is_dir():
+        raise S2SError(f"{given}: is a directory, not a recipe file; give a .yaml file or the name of a bundled "
+                       f"recipe (bundled: {names})")
+    raise S2SError(f"no recipe {given!r}: not a file, and not a bundled recipe (bundled: {names})")
+
+
+def recipe_summary(path: Path) -> str:
+    """The first line of a recipe's header comment, less its `name:` lead: what `s2s list` says of it."""
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    if not lines or not lines[0].startswith("#"):
+        return ""
+    text = lines[0].lstrip("#").strip()
+    lead = f"{Path(path).stem}:"
+    return text[len(lead):].strip() if text.startswith(lead) else text
 
 
 def relative_to_file(recipe_path: Path, value: str) -> str:
@@ -263,16 +299,28 @@ def load_recipe(path: Path, overrides: Optional[list[str]] = None) -> Recipe:
     data = raw.get("data")
     if isinstance(data, dict) and isinstance(data.get("dir"), str) and data["dir"]:
         raw["data"] = {**data, "dir": relative_to_file(path, data["dir"])}
-    raw = apply_overrides(raw, list(overrides or []))  # a `--set data.dir=...` is relative to the working directory
+    # A `--set data.dir=...` is relative to the working directory, like any path on the command line.
+    return recipe_with_overrides(raw, list(overrides or []), str(path), Path(path).stem)
+
+
+def recipe_with_overrides(raw: dict, overrides: list[str], source: str, name: str) -> Recipe:
+    """A recipe's plain data (from a file or a checkpoint) with `--set` overrides applied, then checked.
+
+    An error in a key that an override set names that `--set`, not the file, which says otherwise; any other
+    error names `source`, where the rest of the recipe came from.
+    """
     try:
-        return recipe_from_dict(raw, name=Path(path).stem)
+        return recipe_from_dict(apply_overrides(raw, overrides), name=name)
     except ConfigError as err:
-        raise S2SError(f"{path}: {err}") from None
+        set_keys = [text.partition("=")[0].strip() for text in overrides]
+        by_set = any(err.key == key or err.key.startswith((key + ".", key + "[")) for key in set_keys)
+        raise S2SError(f"--set {err}" if by_set else f"{source}: {err}") from None
 
 
 def recipe_to_yaml(recipe: Recipe) -> str:
     return yaml.safe_dump(recipe_to_dict(recipe), sort_keys=False, allow_unicode=True)
 
 
-__all__ = ["DataConfig", "TrainConfig", "Named", "Recipe", "load_recipe", "recipe_from_dict", "recipe_to_dict",
-           "recipe_to_yaml", "apply_overrides", "parse_override", "read_yaml", "field"]
+__all__ = ["DataConfig", "TrainConfig", "Named", "Recipe", "load_recipe", "recipe_with_overrides", "recipe_from_dict",
+           "recipe_to_dict", "recipe_to_yaml", "apply_overrides", "parse_override", "read_yaml", "bundled_recipes",
+           "find_recipe", "recipe_summary", "field"]

@@ -173,7 +173,7 @@ def train(recipe: Recipe, data_dir: Path, run_dir: Path, resume: bool = False, q
     run_dir = Path(run_dir)
     ckpt_dir = run_dir / "checkpoints"
     if resume:
-        ckpt = _load_for_resume(ckpt_dir / "last.pt", recipe, fingerprint)
+        ckpt = _load_for_resume(run_dir, recipe, fingerprint)
         load_weights(model, ckpt)
         optimizer.load_state_dict(ckpt.training["optimizer"])
         state = TrainState(**ckpt.training["state"])
@@ -214,6 +214,8 @@ def train(recipe: Recipe, data_dir: Path, run_dir: Path, resume: bool = False, q
     stream = BatchStream(train_data, recipe)
     objective = wrap(Objective(model, recipe), world)
     log = RunLog(run_dir if world.is_main else None, cfg.max_steps, state.step, quiet or not world.is_main)
+    if resume and world.is_main:  # once the run, its recipe and its data have been checked: which run, which data
+        log.message(f"resuming {run_dir} from step {state.step} (data {data_dir})", always=True)
     log.message(f"{recipe.model.name}: {model.num_parameters():,} parameters; {len(train_data):,} training pairs "
                 f"({src_lang}->{tgt_lang}) from {Path(data_dir).resolve()}; {world.size} process{'es' if world.size > 1 else ''} on "
                 f"{world.device}; run {run_dir}")
@@ -400,14 +402,22 @@ def _autocast(device: torch.device, precision: str):
     return torch.autocast(device.type, dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
 
 
-def _load_for_resume(path: Path, recipe: Recipe, fingerprint: str) -> Checkpoint:
+def load_resumable(run_dir: Path) -> Checkpoint:
+    """The `last` checkpoint of `run_dir`, which must hold the training state to go on from."""
+    path = Path(run_dir) / "checkpoints" / "last.pt"
     if not path.is_file():
         raise S2SError(f"{path}: nothing to resume (no last checkpoint in this run directory)")
     ckpt = load_checkpoint(path)
     if ckpt.training is None:
         raise S2SError(f"{path}: not a resumable checkpoint (it holds no training state)")
+    return ckpt
+
+
+def _load_for_resume(run_dir: Path, recipe: Recipe, fingerprint: str) -> Checkpoint:
+    """`load_resumable`, refused when the data or a recipe key that shapes the trajectory has changed."""
+    ckpt = load_resumable(run_dir)
     if ckpt.vocab_fingerprint != fingerprint:
-        raise S2SError(f"{path}: the data directory's vocabularies differ from the ones this run was trained with "
+        raise S2SError(f"{ckpt.source}: the data directory's vocabularies differ from the ones this run was trained with "
                        f"({ckpt.src_lang}->{ckpt.tgt_lang} on {ckpt.data_dir}); resume it on that data")
     stored, current = ckpt.recipe, recipe_to_dict(recipe)
     for section in current:

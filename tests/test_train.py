@@ -2,6 +2,7 @@
 
 import json
 import math
+import os
 import signal
 import subprocess
 import sys
@@ -21,6 +22,8 @@ from s2s.models.base import build_model
 from s2s.teacher_forcing import make_mixer
 from s2s.data.stream import BatchStream
 from s2s.train import TrainState, batch_loss, train
+
+from reliability import one_line_error, tiny_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -199,6 +202,42 @@ def test_cli_train_errors_are_one_line(cli, prepared_sample, tmp_path):
     assert result.exit_code == 2 and "train.lr: must be positive" in result.output
 
 
+def test_resume_takes_the_run_alone(cli, prepared_sample, tmp_path, monkeypatch):
+    """`s2s train --resume RUN` goes on from the run's own recipe and data directory, given nothing else, and
+    logs what an uninterrupted run logs; the newest `s2s prepare` (data/latest, other vocabularies) is ignored."""
+    monkeypatch.chdir(tmp_path)
+    assert cli("prepare", tiny_corpus(tmp_path / "c.tsv"), "--vocab-size", "100", "-q").exit_code == 0
+    assert (tmp_path / "data" / "latest").is_dir()
+    recipe_file = tmp_path / "r.yaml"
+    recipe_file.write_text(yaml.safe_dump({**TINY, "train": {**TINY["train"], "max_steps": 4}}))
+    assert cli("train", recipe_file, "--data", prepared_sample, "--out", "runs/straight", "-q").exit_code == 0
+    result = cli("train", recipe_file, "--data", prepared_sample, "--out", "runs/x", "-q", "--set", "train.max_steps=2")
+    assert result.exit_code == 0, result.output
+    result = cli("train", "--resume", "runs/x", "--set", "train.max_steps=4")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0] == f"resuming runs/x from step 2 (data {prepared_sample.resolve()})"
+    assert losses(tmp_path / "runs" / "x") == losses(tmp_path / "runs" / "straight")
+    assert Path(load_checkpoint(tmp_path / "runs/x/checkpoints/last.pt").data_dir) == prepared_sample.resolve()
+    # The flag form, with a recipe and --out and still no --data: the run's data, not data/latest.
+    result = cli("train", recipe_file, "--resume", "--out", "runs/x", "--set", "train.max_steps=5")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0] == f"resuming runs/x from step 4 (data {prepared_sample.resolve()})"
+    result = cli("train", "--resume", "--out", "runs/x", "--set", "train.max_steps=6", "-q")  # the run's recipe
+    assert result.output.splitlines()[0] == f"resuming runs/x from step 5 (data {prepared_sample.resolve()})"
+    result = cli("train", "--resume", "--set", "train.max_steps=7", "-q")  # runs/latest
+    assert result.output.splitlines()[0] == (f"resuming {(tmp_path / 'runs' / 'x').resolve()} from step 6 "
+                                             f"(data {prepared_sample.resolve()})")
+    # What is given still applies, and what would change the trajectory is still refused.
+    result = cli("train", "--resume", "runs/x", "--set", "train.lr=0.5")
+    assert result.exit_code == 2
+    assert one_line_error(result.output) == "s2s: error: train.lr: is 0.5 but the run being resumed used 0.003"
+    result = cli("train", "--resume", "runs/x", "--data", "data/latest")
+    assert result.exit_code == 2 and "the data directory's vocabularies differ" in result.output
+    result = cli("train", "--resume", "runs/x", "--out", "runs/straight")
+    assert one_line_error(result.output) == ("s2s: error: --resume runs/x --out runs/straight: two runs named; give "
+                                             "the run to continue once")
+
+
 def test_ctrl_c_saves_a_resumable_checkpoint(prepared_sample, tmp_path):
     path = tmp_path / "r.yaml"
     path.write_text(yaml.safe_dump({**TINY, "train": {**TINY["train"], "max_steps": 100000, "log_every": 1}}))
@@ -317,3 +356,58 @@ def test_the_runs_recipe_records_the_data_it_used(prepared_sample, tmp_path):
     assert stored["dir"] == str(Path(prepared_sample).resolve()) and (stored["src"], stored["tgt"]) == ("ko", "en")
     assert load_checkpoint(run / "checkpoints" / "last.pt").recipe["data"] == stored
     assert train(recipe(train={"max_steps": 3}), prepared_sample, run, resume=True, quiet=True).steps == 3
+
+
+# ---- recipes by name, from any directory ---------------------------------------------------------------------
+
+
+def test_a_bundled_recipe_trains_by_name_from_any_directory(prepared_sample, tmp_path):
+    """`s2s train tiny` in a directory that has no recipes/ folder: the recipe ships inside the package."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+
+    def train_as(name: str, *more: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "s2s", "train", name, "--data", str(prepared_sample), "--quiet",
+                               "--set", "train.max_steps=2", "--set", "train.valid_bleu=false",
+                               "--set", "train.threads=1", *more],
+                              cwd=elsewhere, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+    proc = train_as("tiny")
+    assert proc.returncode == 0, proc.stderr
+    run = elsewhere / "runs" / "latest"
+    assert run.resolve().name.startswith("tiny-")  # named after the recipe, as a recipe file's run is
+    stored = yaml.safe_load((run / "recipe.yaml").read_text())
+    assert stored["model"]["embed"] == 64 and stored["train"]["max_steps"] == 2  # tiny.yaml's values, overridden
+    proc = train_as("tiny.yaml", "--out", str(tmp_path / "again"))
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_a_recipe_that_is_a_directory_or_nowhere_is_one_line(cli, tmp_path, monkeypatch, prepared_sample):
+    (tmp_path / "recipes").mkdir()
+    monkeypatch.chdir(tmp_path)
+    result = cli("train", "recipes", "--data", prepared_sample)
+    assert result.exit_code == 2
+    line = one_line_error(result.output)
+    assert line.startswith("s2s: error: recipes: is a directory, not a recipe file") and "Errno" not in line
+    assert "bundled: attention, attention-scheduled, " in line
+    result = cli("train", "xyz", "--data", prepared_sample)
+    assert result.exit_code == 2
+    assert one_line_error(result.output) == ("s2s: error: no recipe 'xyz': not a file, and not a bundled recipe "
+                                             "(bundled: attention, attention-scheduled, bench-lstm, bench-transformer, "
+                                             "gru, lstm, rnn, tiny, transformer, transformer-scheduled)")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_bad_set_is_blamed_on_the_set_and_a_bad_file_on_the_file(cli, tmp_path, prepared_sample):
+    tiny = ROOT / "recipes" / "tiny.yaml"
+    result = cli("train", tiny, "--data", prepared_sample, "--out", tmp_path / "run", "--set", "train.lr=abc")
+    assert result.exit_code == 2
+    assert one_line_error(result.output) == "s2s: error: --set train.lr: 'abc' is not a number"
+    result = cli("train", tiny, "--data", prepared_sample, "--out", tmp_path / "run", "--set", "model.hiden=3")
+    assert one_line_error(result.output).startswith("s2s: error: --set model.hiden: unknown key; valid keys: ")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({**TINY, "train": {**TINY["train"], "lr": "abc"}}))
+    result = cli("train", bad, "--data", prepared_sample, "--out", tmp_path / "run", "--set", "train.seed=4")
+    assert result.exit_code == 2
+    assert one_line_error(result.output) == f"s2s: error: {bad}: train.lr: 'abc' is not a number"
+    assert not (tmp_path / "run").exists()
