@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -275,13 +276,17 @@ def find_recipe(given: str) -> Path:
 
 
 def recipe_summary(path: Path) -> str:
-    """The first line of a recipe's header comment, less its `name:` lead: what `s2s list` says of it."""
-    lines = Path(path).read_text(encoding="utf-8").splitlines()
-    if not lines or not lines[0].startswith("#"):
-        return ""
-    text = lines[0].lstrip("#").strip()
+    """The first sentence of a recipe's header comment, less its `name:` lead: what `s2s list` says of it."""
+    header = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        if not line.startswith("#"):
+            break
+        header.append(line.lstrip("#").strip())
+    text = " ".join(header)
     lead = f"{Path(path).stem}:"
-    return text[len(lead):].strip() if text.startswith(lead) else text
+    text = text[len(lead):].strip() if text.startswith(lead) else text
+    end = re.search(r"\.(\s+[A-Z]|$)", text)  # '. A' ends a sentence; 'et al. 2015' and '2.0' do not
+    return text[: end.start() + 1] if end else text
 
 
 def relative_to_file(recipe_path: Path, value: str) -> str:
