@@ -1,8 +1,9 @@
 """The `s2s` command line: each command parses its options, loads what it needs and calls one library function.
 
 Nothing heavy is imported at module level (torch takes over a second), so `s2s --help` starts fast; each
-command imports its library module inside its body. User errors (`S2SError`) become one line on stderr and
-exit code 2; Ctrl-C exits with 130 and no traceback.
+command imports its library module inside its body. User errors (`S2SError`, and bad options found while the
+command line is read) become one line on stderr and exit code 2 (`s2s.usage`); Ctrl-C exits with 130 and no
+traceback.
 """
 
 from __future__ import annotations
@@ -16,40 +17,55 @@ from typing import Annotated, Callable, List, Optional
 import typer
 
 from s2s.errors import S2SError
+from s2s.usage import Command, Group, fail
 
 app = typer.Typer(
     name="s2s",
     help="Sequence-to-sequence translation: prepare -> train -> evaluate -> translate.",
+    cls=Group,
     no_args_is_help=True,
-    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},  # inherited by every command
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
 
 
-def fail(message: str, code: int = 2) -> None:
-    """Print a one-line error on stderr and leave with `code`."""
-    typer.echo(f"s2s: error: {message}", err=True)
-    raise typer.Exit(code)
+def _show_version(value: bool) -> None:
+    if not value:
+        return
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        number = version("s2s")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        from s2s import __version__ as number
+    typer.echo(f"s2s {number}")
+    raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Options of `s2s` itself, before the command (its help text is the app's, above)."""
 
 
 def command(name: Optional[str] = None, **kwargs) -> Callable:
-    """`app.command` that turns `S2SError` and Ctrl-C into a clean exit (also under `CliRunner`)."""
+    """`app.command` that turns Ctrl-C and a reader that has gone into a clean exit (also under `CliRunner`)."""
 
     def register(fn: Callable) -> Callable:
         @functools.wraps(fn)
         def wrapped(*args, **kw):
             try:
                 return fn(*args, **kw)
-            except S2SError as err:
-                fail(str(err))
             except KeyboardInterrupt:
                 typer.echo("s2s: interrupted", err=True)
                 raise typer.Exit(130)
             except BrokenPipeError:
                 _reader_left()
 
-        return app.command(name, **kwargs)(wrapped)
+        return app.command(name, cls=Command, **kwargs)(wrapped)
 
     return register
 
@@ -93,7 +109,7 @@ ModelOpt = Annotated[
 ]
 SetOpt = Annotated[
     Optional[List[str]],
-    typer.Option("--set", help="Override a recipe key: --set train.lr=3e-4 (repeatable)."),
+    typer.Option("--set", metavar="KEY=VALUE", help="Override a recipe key: --set train.lr=3e-4 (repeatable)."),
 ]
 
 # ---- prepare ---------------------------------------------------------------------------------------------
@@ -531,4 +547,6 @@ def info_command(
 
 
 def main() -> None:
-    app()
+    # Named outright: under `python -m s2s` click would call it "python -m s2s", and the completion script
+    # made from that name would complete nothing.
+    app(prog_name="s2s")

@@ -1,0 +1,112 @@
+"""What a new user meets in the first hour (issue #15): `--version`, `-h`, shell completion, one-line errors for
+bad option values and unusable devices, quiet `-q`, and messages and help texts that read as English."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import subprocess
+import sys
+
+import pytest
+import typer.main
+
+from s2s.cli import app
+
+from reliability import one_line_error
+
+COMMANDS = sorted(typer.main.get_command(app).commands)
+
+
+def s2s(*args: str, env: dict | None = None, **kwargs) -> subprocess.CompletedProcess:
+    """`s2s ARGS` as a user runs it: a separate process."""
+    return subprocess.run([sys.executable, "-m", "s2s", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, **kwargs)
+
+
+# ---- --version, -h, completion -------------------------------------------------------------------------------
+
+
+def test_version_prints_the_installed_version(cli):
+    expected = f"s2s {importlib.metadata.version('s2s')}\n"
+    result = cli("--version")
+    assert result.exit_code == 0 and result.output == expected
+    proc = s2s("--version")
+    assert proc.returncode == 0 and proc.stdout == expected and proc.stderr == ""
+
+
+@pytest.mark.parametrize("command", ["", *COMMANDS])
+def test_h_is_help_on_the_app_and_every_command(cli, command):
+    args = [command] if command else []
+    short, long = cli(*args, "-h"), cli(*args, "--help")
+    assert short.exit_code == 0 and long.exit_code == 0, short.output
+    assert short.output == long.output and short.output.startswith(f"Usage: s2s {command}".rstrip())
+    assert "-h, --help" in short.output
+
+
+@pytest.mark.parametrize("command", ["", *COMMANDS])
+def test_help_texts_show_no_placeholders_or_python_types(cli, command):
+    """Typer 0.29 wrote required arguments as `{recipe}` and lists as `<list[Path]>`."""
+    output = cli(*([command] if command else []), "--help").output
+    for glitch in ("{", "}", "<list[", "list[", "Path]", "strategys"):
+        assert glitch not in output, (glitch, output)
+
+
+def test_usage_lines_name_arguments_as_users_type_them(cli):
+    assert cli("train", "-h").output.startswith("Usage: s2s train [OPTIONS] RECIPE\n")
+    assert cli("prepare", "-h").output.startswith("Usage: s2s prepare [OPTIONS] [INPUTS]...\n")
+    assert cli("compare", "-h").output.startswith("Usage: s2s compare [OPTIONS] RUNS...\n")
+
+
+def test_show_completion_prints_a_script_that_completes_commands(tmp_path):
+    proc = s2s("--show-completion", env={"SHELL": "/bin/bash"}, cwd=tmp_path)
+    assert proc.returncode == 0 and "_S2S_COMPLETE" in proc.stdout, proc.stdout + proc.stderr
+    # What the script asks s2s for when the user presses TAB after `s2s tr`:
+    done = subprocess.run([sys.executable, "-c", "from s2s.cli import main; main()"], capture_output=True, text=True,
+                          env={**os.environ, "_S2S_COMPLETE": "complete_bash", "COMP_WORDS": "s2s tr",
+                               "COMP_CWORD": "1"}, cwd=tmp_path)
+    assert done.returncode == 0 and done.stdout.split() == ["train", "translate"], done.stdout + done.stderr
+
+
+def test_install_completion_writes_the_script_into_the_users_shell_set_up(tmp_path):
+    proc = s2s("--install-completion", env={"SHELL": "/bin/bash", "HOME": str(tmp_path)}, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    written = [p for p in tmp_path.rglob("*") if p.is_file() and "_S2S_COMPLETE" in p.read_text(errors="replace")]
+    assert written, sorted(tmp_path.rglob("*"))
+
+
+def test_the_app_alone_still_shows_its_help(cli):
+    result = cli()
+    assert "Usage: s2s [OPTIONS] COMMAND" in result.output and "s2s: error" not in result.output
+
+
+# ---- bad command lines: one line naming the option ------------------------------------------------------------
+
+BAD_VALUES = [
+    ("prepare", "--sample", "--vocab-size", "abc"),
+    ("prepare", "--sample", "--max-ratio", "lots"),
+    ("train", "recipe.yaml", "--seed", "1.5"),
+    ("translate", "--beam", "wide"),
+    ("evaluate", "--alpha", "high"),
+    ("compare", "run", "--beam", "x"),
+    ("translate", "--nbest", "two"),
+]
+
+
+@pytest.mark.parametrize("args", BAD_VALUES, ids=lambda a: " ".join(a))
+def test_a_bad_option_value_is_one_line_naming_option_and_value(cli, tmp_path, args):
+    result = cli(*args)
+    assert result.exit_code == 2
+    option, value = args[-2:]
+    assert one_line_error(result.output).startswith(f"s2s: error: {option} {value}: "), result.output
+
+
+@pytest.mark.parametrize("args, expected", [
+    (("prepare", "--vocab", "8"), "s2s: error: no such option: --vocab"),
+    (("train",), "s2s: error: missing argument 'RECIPE'"),
+    (("trian",), "s2s: error: no such command 'trian'"),
+    (("translate", "extra"), "s2s: error: got unexpected extra argument"),
+])
+def test_a_wrong_command_line_is_one_line(cli, args, expected):
+    result = cli(*args)
+    assert result.exit_code == 2 and one_line_error(result.output).startswith(expected), result.output
