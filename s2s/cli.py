@@ -18,6 +18,7 @@ import typer
 
 from s2s.errors import S2SError
 from s2s.usage import Command, Group, fail
+from s2s.wording import count, plural
 
 app = typer.Typer(
     name="s2s",
@@ -245,10 +246,10 @@ def train_command(
     out = out or world.broadcast(new_run_dir(loaded.name))
     result = train(loaded, data_dir, out, resume=resume, quiet=quiet, world=world)
     world.close()
-    if not world.is_main:
+    if not world.is_main or quiet:
         return
     best = "" if result.best is None else f", best {loaded.train.metric} {abs(result.best):.3f}"
-    typer.echo(f"trained {result.steps} steps{best}; run: {result.run_dir}", err=True)
+    typer.echo(f"trained {count(result.steps, 'step')}{best}; run: {result.run_dir}", err=True)
 
 # ---- translate -------------------------------------------------------------------------------------------
 
@@ -346,7 +347,7 @@ def evaluate_command(
         return
     from rich.table import Table
 
-    table = Table(title=f"{result.source} ({result.sentences} sentences, target {result.tgt_lang})",
+    table = Table(title=f"{result.source} ({count(result.sentences, 'sentence')}, target {result.tgt_lang})",
                   title_justify="left")
     table.add_column("metric", no_wrap=True)
     table.add_column("score", justify="right", no_wrap=True)
@@ -406,7 +407,7 @@ def list_command() -> None:
 
     console = stdout_console()
     for registry in (ARCHITECTURES, DECODERS, SCHEDULES):
-        table = Table(title=f"{registry.kind}s (recipe key: {registry.key})", title_justify="left")
+        table = Table(title=f"{plural(registry.kind)} (recipe key: {registry.key})", title_justify="left")
         table.add_column(registry.key)
         table.add_column("what it is")
         table.add_column("parameters (defaults)")
@@ -498,7 +499,7 @@ def compare_command(
             {"label": b.label, "low": b.low, "high": b.high, "count": b.count} for b in result.buckets]},
             ensure_ascii=False))
         return
-    _print_table(f"{result.source} ({result.sentences} sentences)",
+    _print_table(f"{result.source} ({count(result.sentences, 'sentence')})",
                  ["run", "arch", "BLEU", "chrF2", "parameters", "train time", "tokens/s", "step"],
                  [[r.name, r.arch or "?", f"{r.bleu:.2f}", f"{r.chrf:.2f}", _count(r.parameters),
                    "-" if r.train_seconds is None else duration(r.train_seconds), _count(r.tokens_per_s), _count(r.steps)] for r in result.runs])

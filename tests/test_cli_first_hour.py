@@ -13,7 +13,7 @@ import typer.main
 
 from s2s.cli import app
 
-from reliability import one_line_error
+from reliability import one_line_error, write_tiny_recipe
 
 COMMANDS = sorted(typer.main.get_command(app).commands)
 
@@ -110,3 +110,38 @@ def test_a_bad_option_value_is_one_line_naming_option_and_value(cli, tmp_path, a
 def test_a_wrong_command_line_is_one_line(cli, args, expected):
     result = cli(*args)
     assert result.exit_code == 2 and one_line_error(result.output).startswith(expected), result.output
+
+
+# ---- quiet, and counted nouns ---------------------------------------------------------------------------------
+
+
+def test_train_quiet_prints_nothing_and_loud_counts_its_steps(cli, tmp_path, prepared_sample):
+    recipe = write_tiny_recipe(tmp_path / "one.yaml", train={"max_steps": 1, "valid_every": 1})
+    quiet = cli("train", recipe, "--data", prepared_sample, "--out", tmp_path / "quiet", "-q")
+    assert quiet.exit_code == 0 and quiet.output == "", quiet.output
+    loud = cli("train", recipe, "--data", prepared_sample, "--out", tmp_path / "loud")
+    assert loud.exit_code == 0, loud.output
+    assert "trained 1 step," in loud.output or "trained 1 step;" in loud.output, loud.output
+    assert "1 process on" in loud.output and "1 steps" not in loud.output
+
+
+def test_list_titles_are_plurals(cli):
+    output = cli("list").output
+    assert "decoding strategies (recipe key: strategy)" in output and "strategys" not in output
+    assert "architectures (recipe key: arch)" in output
+
+
+def test_files_of_one_line_are_one_line(cli, tmp_path):
+    (tmp_path / "hyp.txt").write_text("a cat\n", encoding="utf-8")
+    (tmp_path / "ref.txt").write_text("a cat\na dog\n", encoding="utf-8")
+    result = cli("evaluate", "--hyp", tmp_path / "hyp.txt", "--ref", tmp_path / "ref.txt")
+    assert result.exit_code == 2
+    assert "hyp.txt has 1 line but" in one_line_error(result.output)
+
+
+def test_count_and_plural():
+    from s2s.wording import count, plural
+
+    assert [count(n, "step") for n in (0, 1, 2, 1200)] == ["0 steps", "1 step", "2 steps", "1,200 steps"]
+    assert count(1, "process") == "1 process" and count(2, "process") == "2 processes"
+    assert plural("decoding strategy") == "decoding strategies" and plural("day") == "days"
