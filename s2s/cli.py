@@ -101,6 +101,15 @@ def stdout_console(**options):
     return PipeConsole(**options)
 
 
+def _usable_device(ctx: typer.Context, value: Optional[str]) -> Optional[str]:
+    """`--device` checked as the command line is read: before a model is loaded or a minute is spent."""
+    if value is not None and not ctx.resilient_parsing:  # not while the shell completes a word
+        from s2s.devices import resolve_device
+
+        resolve_device(value, "--device")
+    return value
+
+
 # Options shared by several commands, declared once.
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress display or summary (for scripts).")]
 SeedOpt = Annotated[Optional[int], typer.Option("--seed", help="Random seed (default: the recipe's).")]
@@ -210,7 +219,7 @@ def train_command(
     overrides: SetOpt = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out (default: runs/latest) where it stopped.")] = False,
     seed: SeedOpt = None,
-    device: Annotated[Optional[str], typer.Option("--device", help="cpu or cuda (default: the recipe's train.device).")] = None,
+    device: Annotated[Optional[str], typer.Option("--device", callback=_usable_device, help="cpu, cuda or cuda:N (default: the recipe's train.device).")] = None,
     nproc: Annotated[Optional[int], typer.Option("--nproc", help="Train with N processes on this machine (torchrun + DistributedDataParallel).")] = None,
     quiet: QuietOpt = False,
 ) -> None:
@@ -259,7 +268,7 @@ AlphaOpt = Annotated[Optional[float], typer.Option("--alpha", help="GNMT length 
 TemperatureOpt = Annotated[Optional[float], typer.Option("--temperature", help="Sampling temperature (sample).")]
 TopKOpt = Annotated[Optional[int], typer.Option("--top-k", help="Sample among the k likeliest tokens (sample).")]
 TopPOpt = Annotated[Optional[float], typer.Option("--top-p", help="Nucleus sampling threshold (sample).")]
-DeviceOpt = Annotated[str, typer.Option("--device", help="cpu or cuda.")]
+DeviceOpt = Annotated[str, typer.Option("--device", callback=_usable_device, help="cpu, cuda or cuda:N.")]
 
 
 def decode_overrides(decoder: Optional[str], beam: Optional[int], alpha: Optional[float], temperature: Optional[float],

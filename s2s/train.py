@@ -148,8 +148,6 @@ def train(recipe: Recipe, data_dir: Path, run_dir: Path, resume: bool = False, q
     world = world or World.setup(cfg.device)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    if world.device.type == "cuda" and not torch.cuda.is_available():
-        raise S2SError("train.device: cuda was asked for but no CUDA device is available")
     if cfg.precision == "fp16" and world.device.type != "cuda":
         raise S2SError("train.precision: fp16 needs a CUDA device; use bf16 on the CPU")
 

@@ -112,6 +112,44 @@ def test_a_wrong_command_line_is_one_line(cli, args, expected):
     assert result.exit_code == 2 and one_line_error(result.output).startswith(expected), result.output
 
 
+# ---- --device ---------------------------------------------------------------------------------------------------
+
+DEVICE_COMMANDS = [("translate",), ("evaluate",), ("compare", "run"), ("train", "recipe.yaml")]
+
+
+def _no_cuda() -> bool:
+    import torch
+
+    return not torch.cuda.is_available()
+
+
+@pytest.mark.parametrize("command", DEVICE_COMMANDS, ids=lambda c: c[0])
+@pytest.mark.parametrize("device, why", [
+    ("gpu", "not a device name; choose cpu, cuda or cuda:N"),
+    ("cuda:x", "not a device name"),
+    pytest.param("cuda", "", marks=pytest.mark.skipif(not _no_cuda(), reason="this machine has CUDA")),
+])
+def test_an_unusable_device_is_one_line_on_every_command(cli, tmp_path, command, device, why):
+    result = cli(*command, "--device", device)
+    assert result.exit_code == 2
+    assert one_line_error(result.output).startswith(f"s2s: error: --device {device}: {why}"), result.output
+
+
+@pytest.mark.skipif(not _no_cuda(), reason="this machine has CUDA")
+def test_a_recipe_asking_for_cuda_without_one_is_one_line(cli, tmp_path, prepared_sample):
+    recipe = write_tiny_recipe(tmp_path / "cuda.yaml", train={"device": "cuda"})
+    result = cli("train", recipe, "--data", prepared_sample, "--out", tmp_path / "run", "-q")
+    assert result.exit_code == 2
+    assert one_line_error(result.output).startswith("s2s: error: train.device cuda: "), result.output
+
+
+def test_a_recipe_device_that_is_no_device_names_the_key(cli, tmp_path, prepared_sample):
+    recipe = write_tiny_recipe(tmp_path / "gpu.yaml")
+    result = cli("train", recipe, "--data", prepared_sample, "--set", "train.device=gpu")
+    assert result.exit_code == 2
+    assert "train.device: 'gpu' is not a device name" in one_line_error(result.output)
+
+
 # ---- quiet, and counted nouns ---------------------------------------------------------------------------------
 
 
