@@ -7,6 +7,7 @@ import importlib.metadata
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import typer.main
@@ -183,3 +184,14 @@ def test_count_and_plural():
     assert [count(n, "step") for n in (0, 1, 2, 1200)] == ["0 steps", "1 step", "2 steps", "1,200 steps"]
     assert count(1, "process") == "1 process" and count(2, "process") == "2 processes"
     assert plural("decoding strategy") == "decoding strategies" and plural("day") == "days"
+
+
+# ---- install ------------------------------------------------------------------------------------------------
+
+
+def test_the_licence_is_an_spdx_string_for_a_setuptools_that_reads_it():
+    """A `{text = "MIT"}` table made setuptools print a deprecation warning at every `pip install`."""
+    tomllib = pytest.importorskip("tomllib")
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text(encoding="utf-8"))
+    assert project["project"]["license"] == "MIT"
+    assert "setuptools>=77" in project["build-system"]["requires"]  # the first to read `license` as SPDX
