@@ -82,10 +82,13 @@ class Argument(TyperArgument):
 
 
 class Command(TyperCommand):
-    """A command whose arguments read as `Argument` does (Typer has no hook to choose the argument class)."""
+    """A command whose arguments read as `Argument` does (Typer has no hook to choose the argument class), listed
+    in `s2s --help` by its whole first paragraph, wrapped, instead of one cut at 60 characters with "..."."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if self.short_help is None and self.help:
+            self.short_help = " ".join(self.help.strip().split("\n\n")[0].split())
         for param in self.params:
             if type(param) is TyperArgument:
                 param.__class__ = Argument

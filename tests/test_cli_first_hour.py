@@ -53,6 +53,14 @@ def test_help_texts_show_no_placeholders_or_python_types(cli, command):
         assert glitch not in output, (glitch, output)
 
 
+def test_the_command_list_shows_each_commands_whole_summary(cli):
+    """Not "Clean, split and encode parallel corpora into a data..." cut at 60 characters."""
+    listing = " ".join(cli("--help").output.split()).replace("- ", "-")  # wrapping may break "teacher-forcing"
+    for name, command in typer.main.get_command(app).commands.items():
+        summary = " ".join(command.help.strip().split("\n\n")[0].split())
+        assert f"{name} {summary}" in listing, (name, listing)
+
+
 def test_usage_lines_name_arguments_as_users_type_them(cli):
     assert cli("train", "-h").output.startswith("Usage: s2s train [OPTIONS] RECIPE\n")
     assert cli("prepare", "-h").output.startswith("Usage: s2s prepare [OPTIONS] [INPUTS]...\n")
