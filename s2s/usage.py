@@ -13,12 +13,11 @@ import contextlib
 from typing import Any, Iterator, Optional
 
 import typer
-from typer.core import TyperArgument, TyperCommand, TyperGroup
+# Typer 0.29 carries its own copy of click: these are the exceptions it raises, and the classes it builds.
+from typer._click.exceptions import BadParameter, MissingParameter, NoArgsIsHelpError, UsageError
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from s2s.errors import S2SError
-
-# Typer's copy of click; its exceptions are what Typer raises.
-from typer._click.exceptions import BadParameter, MissingParameter, NoArgsIsHelpError, UsageError  # noqa: E402
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -45,7 +44,7 @@ def _usage_message(err: UsageError) -> str:
     if not isinstance(err, BadParameter) or isinstance(err, MissingParameter) or err.param is None:
         return _sentence_part(err.format_message())
     param = err.param
-    name = max(param.opts, key=len) if isinstance(param, typer.core.TyperOption) else param.display_name_raw
+    name = max(param.opts, key=len) if isinstance(param, TyperOption) else param.display_name_raw
     value = _bad_value(err)
     return f"{name}{'' if value is None else f' {value}'}: {_sentence_part(err.message)}"
 
@@ -57,8 +56,8 @@ def _sentence_part(message: str) -> str:
 
 def _bad_value(err: BadParameter) -> Optional[str]:
     """The value that failed to convert, which Typer keeps only on the validation error it wraps."""
-    errors = getattr(err.__cause__, "errors", None)
-    found = errors()[0].get("input") if callable(errors) and errors() else None
+    errors = err.__cause__.errors() if callable(getattr(err.__cause__, "errors", None)) else []
+    found = errors[0].get("input") if errors else None
     return None if found is None else str(found)
 
 
