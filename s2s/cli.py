@@ -1,8 +1,9 @@
 """The `s2s` command line: each command parses its options, loads what it needs and calls one library function.
 
 Nothing heavy is imported at module level (torch takes over a second), so `s2s --help` starts fast; each
-command imports its library module inside its body. User errors (`S2SError`) become one line on stderr and
-exit code 2; Ctrl-C exits with 130 and no traceback.
+command imports its library module inside its body. User errors (`S2SError`, and bad options found while the
+command line is read) become one line on stderr and exit code 2 (`s2s.usage`); Ctrl-C exits with 130 and no
+traceback.
 """
 
 from __future__ import annotations
@@ -16,40 +17,56 @@ from typing import Annotated, Callable, List, Optional
 import typer
 
 from s2s.errors import S2SError
+from s2s.usage import Command, Group, fail
+from s2s.wording import count, plural
 
 app = typer.Typer(
     name="s2s",
     help="Sequence-to-sequence translation: prepare -> train -> evaluate -> translate.",
+    cls=Group,
     no_args_is_help=True,
-    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},  # inherited by every command
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
 
 
-def fail(message: str, code: int = 2) -> None:
-    """Print a one-line error on stderr and leave with `code`."""
-    typer.echo(f"s2s: error: {message}", err=True)
-    raise typer.Exit(code)
+def _show_version(value: bool) -> None:
+    if not value:
+        return
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        number = version("s2s")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        from s2s import __version__ as number
+    typer.echo(f"s2s {number}")
+    raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Options of `s2s` itself, before the command (its help text is the app's, above)."""
 
 
 def command(name: Optional[str] = None, **kwargs) -> Callable:
-    """`app.command` that turns `S2SError` and Ctrl-C into a clean exit (also under `CliRunner`)."""
+    """`app.command` that turns Ctrl-C and a reader that has gone into a clean exit (also under `CliRunner`)."""
 
     def register(fn: Callable) -> Callable:
         @functools.wraps(fn)
         def wrapped(*args, **kw):
             try:
                 return fn(*args, **kw)
-            except S2SError as err:
-                fail(str(err))
             except KeyboardInterrupt:
                 typer.echo("s2s: interrupted", err=True)
                 raise typer.Exit(130)
             except BrokenPipeError:
                 _reader_left()
 
-        return app.command(name, **kwargs)(wrapped)
+        return app.command(name, cls=Command, **kwargs)(wrapped)
 
     return register
 
@@ -91,6 +108,15 @@ def say_next(*command: str | Path) -> None:
     typer.echo("next: " + " ".join(shlex.quote(str(word)) for word in command), err=True)
 
 
+def _usable_device(ctx: typer.Context, value: Optional[str]) -> Optional[str]:
+    """`--device` checked as the command line is read: before a model is loaded or a minute is spent."""
+    if value is not None and not ctx.resilient_parsing:  # not while the shell completes a word
+        from s2s.devices import resolve_device
+
+        resolve_device(value, "--device")
+    return value
+
+
 # Options shared by several commands, declared once.
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress display or summary (for scripts).")]
 SeedOpt = Annotated[Optional[int], typer.Option("--seed", help="Random seed (default: the recipe's).")]
@@ -100,7 +126,7 @@ ModelOpt = Annotated[
 ]
 SetOpt = Annotated[
     Optional[List[str]],
-    typer.Option("--set", help="Override a recipe key: --set train.lr=3e-4 (repeatable)."),
+    typer.Option("--set", metavar="KEY=VALUE", help="Override a recipe key: --set train.lr=3e-4 (repeatable)."),
 ]
 
 # ---- prepare ---------------------------------------------------------------------------------------------
@@ -205,7 +231,7 @@ def train_command(
     overrides: SetOpt = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue a run where it stopped: `--resume RUN`, or the run in --out, or runs/latest. It goes on with the run's own recipe and data; a RECIPE, --data or --set given too still apply.")] = False,
     seed: SeedOpt = None,
-    device: Annotated[Optional[str], typer.Option("--device", help="cpu or cuda (default: the recipe's train.device).")] = None,
+    device: Annotated[Optional[str], typer.Option("--device", callback=_usable_device, help="cpu, cuda or cuda:N (default: the recipe's train.device).")] = None,
     nproc: Annotated[Optional[int], typer.Option("--nproc", help="Train with N processes on this machine (torchrun + DistributedDataParallel).")] = None,
     quiet: QuietOpt = False,
 ) -> None:
@@ -246,12 +272,11 @@ def train_command(
     out = out or world.broadcast(new_run_dir(loaded.name))
     result = train(loaded, data_dir, out, resume=resume, quiet=quiet, world=world)
     world.close()
-    if not world.is_main:
+    if not world.is_main or quiet:
         return
     best = "" if result.best is None else f", best {loaded.train.metric} {abs(result.best):.3f}"
-    typer.echo(f"trained {result.steps} steps{best}; run: {result.run_dir}", err=True)
-    if not quiet:
-        say_next("s2s", "evaluate", "-m", result.run_dir, "--bleu")
+    typer.echo(f"trained {count(result.steps, 'step')}{best}; run: {result.run_dir}", err=True)
+    say_next("s2s", "evaluate", "-m", result.run_dir, "--bleu")
 
 
 def _run_to_resume(given: Optional[str], out: Optional[Path]) -> tuple[Path, Optional[Path]]:
@@ -285,7 +310,7 @@ AlphaOpt = Annotated[Optional[float], typer.Option("--alpha", help="GNMT length 
 TemperatureOpt = Annotated[Optional[float], typer.Option("--temperature", help="Sampling temperature (sample).")]
 TopKOpt = Annotated[Optional[int], typer.Option("--top-k", help="Sample among the k likeliest tokens (sample).")]
 TopPOpt = Annotated[Optional[float], typer.Option("--top-p", help="Nucleus sampling threshold (sample).")]
-DeviceOpt = Annotated[str, typer.Option("--device", help="cpu or cuda.")]
+DeviceOpt = Annotated[str, typer.Option("--device", callback=_usable_device, help="cpu, cuda or cuda:N.")]
 
 
 def decode_overrides(decoder: Optional[str], beam: Optional[int], alpha: Optional[float], temperature: Optional[float],
@@ -373,7 +398,7 @@ def evaluate_command(
         return
     from rich.table import Table
 
-    table = Table(title=f"{result.source} ({result.sentences} sentences, target {result.tgt_lang})",
+    table = Table(title=f"{result.source} ({count(result.sentences, 'sentence')}, target {result.tgt_lang})",
                   title_justify="left")
     table.add_column("metric", no_wrap=True)
     table.add_column("score", justify="right", no_wrap=True)
@@ -440,7 +465,7 @@ def list_command() -> None:
         table.add_row(name, recipe_summary(path))
     console.print(table)
     for registry in (ARCHITECTURES, DECODERS, SCHEDULES):
-        table = Table(title=f"{registry.kind}s (recipe key: {registry.key})", title_justify="left")
+        table = Table(title=f"{plural(registry.kind)} (recipe key: {registry.key})", title_justify="left")
         table.add_column(registry.key)
         table.add_column("what it is")
         table.add_column("parameters (defaults)")
@@ -532,7 +557,7 @@ def compare_command(
             {"label": b.label, "low": b.low, "high": b.high, "count": b.count} for b in result.buckets]},
             ensure_ascii=False))
         return
-    _print_table(f"{result.source} ({result.sentences} sentences)",
+    _print_table(f"{result.source} ({count(result.sentences, 'sentence')})",
                  ["run", "arch", "BLEU", "chrF2", "parameters", "train time", "tokens/s", "step"],
                  [[r.name, r.arch or "?", f"{r.bleu:.2f}", f"{r.chrf:.2f}", _count(r.parameters),
                    "-" if r.train_seconds is None else duration(r.train_seconds), _count(r.tokens_per_s), _count(r.steps)] for r in result.runs])
@@ -598,4 +623,6 @@ def info_command(
 
 
 def main() -> None:
-    app()
+    # Named outright: under `python -m s2s` click would call it "python -m s2s", and the completion script
+    # made from that name would complete nothing.
+    app(prog_name="s2s")

@@ -22,6 +22,7 @@ from s2s.checkpoint import Checkpoint, load_checkpoint, resolve_checkpoint, run_
 from s2s.errors import S2SError
 from s2s.evaluate import _read
 from s2s.metrics import bleu, chrf
+from s2s.wording import count
 
 DEFAULT_EDGES = (5, 10, 20, 40)  # buckets 1-5, 6-10, 11-20, 21-40, 41+
 UNITS = ("words", "subwords")
@@ -96,7 +97,7 @@ def compare(runs: Sequence[Path], split: str = "test", src: Optional[Path] = Non
     else:
         sources, references, described = _shared_split(ckpts, names, split)
     if len(sources) != len(references):
-        raise S2SError(f"{len(sources)} source lines but {len(references)} references: the files must align")
+        raise S2SError(f"{count(len(sources), 'source line')} but {count(len(references), 'reference')}: the files must align")
     if not references:
         raise S2SError("nothing to score: the reference file is empty")
     if unit == "words":

@@ -27,6 +27,7 @@ from typing import Any, Literal, Optional
 
 import yaml
 
+from s2s.devices import device_problem
 from s2s.errors import ConfigError, S2SError
 from s2s.registry import ARCHITECTURES, DECODERS, Registry
 from s2s.typed import from_mapping, require, to_mapping
@@ -98,7 +99,8 @@ class TrainConfig:
         require(self.log_every > 0, "log_every: must be positive")
         require(self.valid_every > 0, "valid_every: must be positive")
         require(self.patience is None or self.patience > 0, "patience: must be positive or null")
-        require(self.device == "cpu" or self.device.startswith("cuda"), "device: must be cpu or cuda[:N]")
+        device = device_problem(self.device)  # usable on this machine is checked when training starts
+        require(device is None, f"device: {self.device!r} is {device}")
         require(self.save_every is None or self.save_every > 0, "save_every: must be positive or null")
         require(self.save_every_minutes is None or self.save_every_minutes > 0,
                 "save_every_minutes: must be positive or null")

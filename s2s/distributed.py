@@ -19,6 +19,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from s2s.devices import resolve_device
 from s2s.errors import S2SError
 
 
@@ -38,9 +39,11 @@ class World:
 
     @staticmethod
     def setup(device: str = "cpu") -> "World":
-        """Join the process group when started by torchrun (WORLD_SIZE > 1); a single process otherwise."""
+        """Join the process group when started by torchrun (WORLD_SIZE > 1); a single process otherwise.
+
+        `device` is the recipe's train.device, checked here before any process group or GPU is touched."""
         size = int(os.environ.get("WORLD_SIZE", "1"))
-        wanted = torch.device(device)
+        wanted = resolve_device(device, "train.device")
         if size <= 1:
             return World(0, 1, wanted)
         if not dist.is_initialized():

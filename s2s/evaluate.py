@@ -18,6 +18,7 @@ from s2s.checkpoint import load_checkpoint, resolve_checkpoint
 from s2s.errors import S2SError
 from s2s.metrics import Score, bleu, bleu_tokenizer, chrf, ter
 from s2s.validation import read_lines
+from s2s.wording import count
 
 KO_FALLBACK_NOTE = ('Korean target but sacrebleu\'s ko-mecab tokenizer is not installed: BLEU used 13a and is not '
                     'comparable with published Korean BLEU. Install it with: pip install "sacrebleu[ko]". '
@@ -48,7 +49,7 @@ def _read(path: Path, what: str) -> list[str]:
 
 def _aligned(a: list[str], a_path: object, b: list[str], b_path: object) -> None:
     if len(a) != len(b):
-        raise S2SError(f"{a_path} has {len(a)} lines but {b_path} has {len(b)}: the files must align line by line")
+        raise S2SError(f"{a_path} has {count(len(a), 'line')} but {b_path} has {len(b):,}: the files must align line by line")
 
 
 def guess_lang(texts: list[str]) -> str:

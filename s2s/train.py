@@ -42,6 +42,7 @@ from s2s.optim import clip_gradients, learning_rate, make_optimizer, set_learnin
 from s2s.runlog import RunLog, point_latest
 from s2s.teacher_forcing import make_mixer, teacher_forcing_ratio
 from s2s.validation import Validator
+from s2s.wording import count
 
 # Recipe keys that may change between a run and its resumption: they do not change the training trajectory.
 RESUMABLE_CHANGES = {"max_steps", "max_epochs", "patience", "log_every", "valid_every", "valid_bleu",
@@ -148,8 +149,6 @@ def train(recipe: Recipe, data_dir: Path, run_dir: Path, resume: bool = False, q
     world = world or World.setup(cfg.device)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    if world.device.type == "cuda" and not torch.cuda.is_available():
-        raise S2SError("train.device: cuda was asked for but no CUDA device is available")
     if cfg.precision == "fp16" and world.device.type != "cuda":
         raise S2SError("train.precision: fp16 needs a CUDA device; use bf16 on the CPU")
 
@@ -215,9 +214,9 @@ def train(recipe: Recipe, data_dir: Path, run_dir: Path, resume: bool = False, q
     objective = wrap(Objective(model, recipe), world)
     log = RunLog(run_dir if world.is_main else None, cfg.max_steps, state.step, quiet or not world.is_main)
     if resume and world.is_main:  # once the run, its recipe and its data have been checked: which run, which data
-        log.message(f"resuming {run_dir} from step {state.step} (data {data_dir})", always=True)
-    log.message(f"{recipe.model.name}: {model.num_parameters():,} parameters; {len(train_data):,} training pairs "
-                f"({src_lang}->{tgt_lang}) from {Path(data_dir).resolve()}; {world.size} process{'es' if world.size > 1 else ''} on "
+        log.message(f"resuming {run_dir} from step {state.step} (data {data_dir})")
+    log.message(f"{recipe.model.name}: {count(model.num_parameters(), 'parameter')}; {count(len(train_data), 'training pair')} "
+                f"({src_lang}->{tgt_lang}) from {Path(data_dir).resolve()}; {count(world.size, 'process')} on "
                 f"{world.device}; run {run_dir}")
     saved_step, saved_at, stopped_early, nonfinite_in_a_row = state.step, time.monotonic(), False, 0
     budget = cfg.max_time_seconds
@@ -364,7 +363,7 @@ def _after_validation(state: TrainState, result: Optional[dict], world: World, l
             checkpoint("best")
         stop = cfg.patience is not None and state.validations_since_best >= cfg.patience
         if stop:
-            log.message(f"early stop: no improvement in {cfg.patience} validations")
+            log.message(f"early stop: no improvement in {count(cfg.patience, 'validation')}")
     state.valid_pending, state.last_valid_step = False, state.step
     checkpoint("last")
     if cfg.keep_last:

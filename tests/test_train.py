@@ -222,9 +222,9 @@ def test_resume_takes_the_run_alone(cli, prepared_sample, tmp_path, monkeypatch)
     result = cli("train", recipe_file, "--resume", "--out", "runs/x", "--set", "train.max_steps=5")
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[0] == f"resuming runs/x from step 4 (data {prepared_sample.resolve()})"
-    result = cli("train", "--resume", "--out", "runs/x", "--set", "train.max_steps=6", "-q")  # the run's recipe
+    result = cli("train", "--resume", "--out", "runs/x", "--set", "train.max_steps=6")  # the run's recipe
     assert result.output.splitlines()[0] == f"resuming runs/x from step 5 (data {prepared_sample.resolve()})"
-    result = cli("train", "--resume", "--set", "train.max_steps=7", "-q")  # runs/latest
+    result = cli("train", "--resume", "--set", "train.max_steps=7")  # runs/latest
     assert result.output.splitlines()[0] == (f"resuming {(tmp_path / 'runs' / 'x').resolve()} from step 6 "
                                              f"(data {prepared_sample.resolve()})")
     # What is given still applies, and what would change the trajectory is still refused.

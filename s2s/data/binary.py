@@ -16,6 +16,7 @@ from typing import BinaryIO, Optional
 import numpy as np
 
 from s2s.errors import S2SError
+from s2s.wording import count
 
 DTYPES = {"uint16": np.dtype("<u2"), "int32": np.dtype("<i4")}
 OFFSET = np.dtype("<i8")
@@ -63,7 +64,7 @@ def _map(path: Path, dtype: np.dtype) -> np.ndarray:
     except OSError:
         raise S2SError(f"{path}: missing (prepare the data directory again)") from None
     if size % dtype.itemsize:
-        raise S2SError(f"{path}: {size} bytes is not a whole number of {dtype.itemsize}-byte ids; the file is damaged")
+        raise S2SError(f"{path}: {count(size, 'byte')} is not a whole number of {dtype.itemsize}-byte ids; the file is damaged")
     if size == 0:  # mmap refuses empty files
         return np.zeros(0, dtype)
     return np.memmap(path, dtype=dtype, mode="r")
@@ -76,7 +77,7 @@ def open_ids(bin_path: Path, idx_path: Path, dtype: str, expect: Optional[int] =
     ids = _map(bin_path, DTYPES[dtype])
     offsets = _map(idx_path, OFFSET)
     if len(offsets) == 0 or offsets[0] != 0 or offsets[-1] != len(ids):
-        raise S2SError(f"{idx_path}: offsets don't match {bin_path.name} ({len(ids)} ids); the files are damaged")
+        raise S2SError(f"{idx_path}: offsets don't match {bin_path.name} ({count(len(ids), 'id')}); the files are damaged")
     if expect is not None and len(offsets) - 1 != expect:
-        raise S2SError(f"{idx_path}: {len(offsets) - 1} sentences, the manifest says {expect}")
+        raise S2SError(f"{idx_path}: {count(len(offsets) - 1, 'sentence')}, the manifest says {expect:,}")
     return ids, offsets

@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from s2s.data.prepare import PrepareReport
+from s2s.wording import count
 
 
 class TerminalProgress:
@@ -49,7 +50,7 @@ def show_summary(report: PrepareReport, console: Console) -> None:
 
     The free-text lines are printed unwrapped (soft wrap), so a `file:line` in them stays whole for grep.
     """
-    head = f"{report.out}: {report.src} -> {report.tgt}, {report.rows:,} lines read, {report.seconds:.1f} s"
+    head = f"{report.out}: {report.src} -> {report.tgt}, {count(report.rows, 'line')} read, {report.seconds:.1f} s"
     rules = Table()
     rules.add_column("rule")
     rules.add_column("pairs", justify="right")

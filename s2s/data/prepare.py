@@ -35,6 +35,7 @@ from s2s.data.splits import SPLITS, write_splits
 from s2s.data.staging import check_target, staged
 from s2s.data.subwords import SubwordOptions, Vocab, train_vocab
 from s2s.errors import S2SError
+from s2s.wording import count
 
 POOL = ".pool.tsv"  # cleaned, de-duplicated pairs before splitting; deleted before the rename
 MALFORMED_SHOWN = 5
@@ -213,7 +214,7 @@ def _nothing_left(sources: list[Source], reader: _Reader, tally: Tally) -> str:
     rule = max(dropped, key=dropped.get) if dropped else None
     first = reader.malformed[0] if rule == "malformed" and reader.malformed else (
         f"{tally.examples[rule].where}" if rule in tally.examples else "")
-    return f"{names}: no sentence pairs left of {reader.rows} rows ({counts}){f'; first: {first}' if first else ''}"
+    return f"{names}: no sentence pairs left of {count(reader.rows, 'row')} ({counts}){f'; first: {first}' if first else ''}"
 
 
 def _direction(sources: list[Source], src: Optional[str], tgt: Optional[str]) -> tuple[str, str]:
@@ -281,7 +282,7 @@ def _train_vocabs(
         if n_train > limit:
             keep = np.zeros(n_train, dtype=bool)
             keep[rng.choice(n_train, size=limit, replace=False)] = True
-            notes.append(f"{name}: trained on a seeded sample of {limit * len(group)} of {n_train * len(group)} sentences")
+            notes.append(f"{name}: trained on a seeded sample of {limit * len(group):,} of {count(n_train * len(group), 'sentence')}")
         progress.start(f"training SentencePiece {name}")
         paths = [work / f"train.{lang}" for lang in group]
         model, note = train_vocab(

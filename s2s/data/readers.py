@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Callable, Iterator, NamedTuple, Optional
 
 from s2s.errors import S2SError
+from s2s.wording import count
 
 FORMATS = ("auto", "tsv", "csv", "text", "xlsx")
 BOM = b"\xef\xbb\xbf"
@@ -152,7 +153,7 @@ def _text_source(paths: tuple[Path, ...], options: ReadOptions) -> Source:
             bad = paths[languages.index("")]
             raise S2SError(f"{bad}: can't tell its language; name text files like corpus.ko / corpus.en or give --langs ko,en")
     if len(languages) != len(paths):
-        raise S2SError(f"--langs {','.join(languages)}: names {len(languages)} languages for {len(paths)} text files")
+        raise S2SError(f"--langs {','.join(languages)}: names {count(len(languages), 'language')} for {count(len(paths), 'text file')}")
     if len(set(languages)) != len(languages):
         raise S2SError(f"{' + '.join(map(str, paths))}: two files of the same language ({', '.join(languages)})")
     return Source(paths, "text", languages, tuple(range(len(paths))), 1, None)
@@ -186,7 +187,7 @@ def _table_source(path: Path, fmt: str, options: ReadOptions) -> Source:
             f"원문/번역문. For a file without a header use --no-header (with --columns 1,2 --langs ko,en)"
         )
     if len(languages) != len(columns):
-        raise S2SError(f"--langs {','.join(languages)}: names {len(languages)} languages for {len(columns)} columns")
+        raise S2SError(f"--langs {','.join(languages)}: names {count(len(languages), 'language')} for {count(len(columns), 'column')}")
     if len(set(languages)) != len(languages):
         raise S2SError(f"{path}: language {languages[0]!r} names two columns; pick columns with --columns")
     width = len(header) if header is not None and fmt != "xlsx" else None

@@ -23,6 +23,7 @@ import numpy as np
 
 from s2s.data.cleaning import Tally
 from s2s.errors import S2SError
+from s2s.wording import count
 
 if TYPE_CHECKING:
     from s2s.data.prepare import Progress
@@ -59,7 +60,7 @@ def held_out_sizes(
     n_dev, n_test = sizes.get("dev", 0), sizes.get("test", 0)
     if n_dev + n_test >= pool:
         raise S2SError(
-            f"{corpus}: --dev {n_dev} --test {n_test} leave no training pairs: only {pool} pairs remain after cleaning"
+            f"{corpus}: --dev {n_dev} --test {n_test} leave no training pairs: only {count(pool, 'pair')} remain{'s' if pool == 1 else ''} after cleaning"
         )
     return n_dev, n_test
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from s2s.compare import Comparison
+from s2s.wording import count
 
 FEW = 20  # a bucket with fewer sentences gets a hollow marker: its BLEU is too noisy to read much into
 
@@ -41,5 +42,5 @@ def plot_by_length(result: Comparison, out: Path) -> Path:
         if any(b.count < FEW for b in result.buckets):
             ax.text(0.99, 0.01, f"hollow: fewer than {FEW} sentences", transform=ax.transAxes, ha="right",
                     va="bottom", fontsize=8, color="grey")
-        ax.set_title(f"BLEU by source length ({result.sentences} sentences)", fontsize=10, loc="left")
+        ax.set_title(f"BLEU by source length ({count(result.sentences, 'sentence')})", fontsize=10, loc="left")
         return save(fig, out)
