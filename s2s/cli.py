@@ -623,6 +623,9 @@ def info_command(
 
 
 def main() -> None:
+    from s2s.cpu import configure_openmp
+
+    configure_openmp()  # before any command imports torch: OpenMP reads it once, at load
     # Named outright: under `python -m s2s` click would call it "python -m s2s", and the completion script
     # made from that name would complete nothing.
     app(prog_name="s2s")

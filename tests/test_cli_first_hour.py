@@ -62,7 +62,7 @@ def test_the_command_list_shows_each_commands_whole_summary(cli):
 
 
 def test_usage_lines_name_arguments_as_users_type_them(cli):
-    assert cli("train", "-h").output.startswith("Usage: s2s train [OPTIONS] RECIPE\n")
+    assert cli("train", "-h").output.startswith("Usage: s2s train [OPTIONS] [RECIPE|RUN]\n")
     assert cli("prepare", "-h").output.startswith("Usage: s2s prepare [OPTIONS] [INPUTS]...\n")
     assert cli("compare", "-h").output.startswith("Usage: s2s compare [OPTIONS] RUNS...\n")
 
@@ -112,7 +112,8 @@ def test_a_bad_option_value_is_one_line_naming_option_and_value(cli, tmp_path, a
 
 @pytest.mark.parametrize("args, expected", [
     (("prepare", "--vocab", "8"), "s2s: error: no such option: --vocab"),
-    (("train",), "s2s: error: missing argument 'RECIPE'"),
+    (("average",), "s2s: error: missing argument 'RUN'"),
+    (("train",), "s2s: error: no recipe given: name a recipe file or a bundled recipe (`s2s list`)"),
     (("trian",), "s2s: error: no such command 'trian'"),
     (("translate", "extra"), "s2s: error: got unexpected extra argument"),
 ])
