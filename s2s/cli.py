@@ -52,12 +52,19 @@ def _options(
     """Options of `s2s` itself, before the command (its help text is the app's, above)."""
 
 
-def command(name: Optional[str] = None, **kwargs) -> Callable:
-    """`app.command` that turns Ctrl-C and a reader that has gone into a clean exit (also under `CliRunner`)."""
+def command(name: Optional[str] = None, computes: bool = False, **kwargs) -> Callable:
+    """`app.command` that turns Ctrl-C and a reader that has gone into a clean exit (also under `CliRunner`).
+
+    `computes`: the command runs torch, so OpenMP's wait policy is chosen for the CPU's load first (s2s/cpu.py).
+    """
 
     def register(fn: Callable) -> Callable:
         @functools.wraps(fn)
         def wrapped(*args, **kw):
+            if computes:
+                from s2s.cpu import configure_openmp
+
+                configure_openmp()
             try:
                 return fn(*args, **kw)
             except KeyboardInterrupt:
@@ -223,7 +230,7 @@ def prepare_command(
 # ---- train -----------------------------------------------------------------------------------------------
 
 
-@command("train")
+@command("train", computes=True)
 def train_command(
     recipe: Annotated[Optional[str], typer.Argument(metavar="RECIPE|RUN", help="A recipe: a YAML file, or the name of a bundled one (`s2s list`), e.g. transformer. With --resume, a run directory: the run to continue.", show_default=False)] = None,
     data: Annotated[Optional[Path], typer.Option("--data", help="Data directory from `s2s prepare` (default: the recipe's data.dir, else data/latest; when resuming, the run's).")] = None,
@@ -323,7 +330,7 @@ def decode_overrides(decoder: Optional[str], beam: Optional[int], alpha: Optiona
     return decoder, {k: v for k, v in values.items() if v is not None}
 
 
-@command("translate")
+@command("translate", computes=True)
 def translate_command(
     model: ModelOpt = None,
     input: Annotated[Optional[Path], typer.Option("--input", "-i", help="Read this file instead of stdin.")] = None,
@@ -354,7 +361,7 @@ def translate_command(
 # ---- evaluate --------------------------------------------------------------------------------------------
 
 
-@command("evaluate")
+@command("evaluate", computes=True)
 def evaluate_command(
     model: ModelOpt = None,
     bleu: Annotated[bool, typer.Option("--bleu", help="BLEU (the default when no metric is named).")] = False,
@@ -517,7 +524,7 @@ def plot_command(
 # ---- compare ---------------------------------------------------------------------------------------------
 
 
-@command("compare")
+@command("compare", computes=True)
 def compare_command(
     runs: Annotated[List[Path], typer.Argument(help="Run directories or checkpoint files to score on the same sentences.", show_default=False)],
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Also draw BLEU by source length to this picture (.png, .svg, .pdf).")] = None,
@@ -623,9 +630,6 @@ def info_command(
 
 
 def main() -> None:
-    from s2s.cpu import configure_openmp
-
-    configure_openmp()  # before any command imports torch: OpenMP reads it once, at load
     # Named outright: under `python -m s2s` click would call it "python -m s2s", and the completion script
     # made from that name would complete nothing.
     app(prog_name="s2s")
