@@ -3,8 +3,8 @@
     python -m bench                 # all
     python -m bench train decode    # some
 
-Each needs ../shared/data beside the repository and says so when it is missing. They take minutes each on
-2 cores; never run two at once (they would measure each other).
+Most need ../shared/data beside the repository and say so when it is missing. They take minutes each on
+2 cores (`quality`, hours, runs only when named); never run two at once (they would measure each other).
 """
 
 from __future__ import annotations
@@ -12,14 +12,15 @@ from __future__ import annotations
 import importlib
 import sys
 
-ALL = ["prepare", "train", "decode", "peers", "exposure_bias", "robustness"]
+ALL = ["prepare", "train", "decode", "peers", "exposure_bias", "robustness", "threads"]
+LONG = ["quality"]  # hours: run by name only (`python -m bench quality`, or `python -m bench.quality --only ...`)
 
 
 def main(argv: list[str]) -> int:
     names = argv or ALL
-    unknown = [n for n in names if n not in ALL]
+    unknown = [n for n in names if n not in ALL + LONG]
     if unknown:
-        print(f"bench: unknown benchmark {unknown[0]!r}; choose from: {', '.join(ALL)}", file=sys.stderr)
+        print(f"bench: unknown benchmark {unknown[0]!r}; choose from: {', '.join(ALL + LONG)}", file=sys.stderr)
         return 2
     for name in names:
         try:

@@ -118,9 +118,9 @@ def say_next(*command: str | Path) -> None:
 def _usable_device(ctx: typer.Context, value: Optional[str]) -> Optional[str]:
     """`--device` checked as the command line is read: before a model is loaded or a minute is spent."""
     if value is not None and not ctx.resilient_parsing:  # not while the shell completes a word
-        from s2s.devices import resolve_device
+        from s2s.devices import check_device
 
-        resolve_device(value, "--device")
+        check_device(value, "--device")
     return value
 
 

@@ -25,13 +25,19 @@ def device_problem(name: str) -> Optional[str]:
     return "not a device name; choose cpu, cuda or cuda:N (a GPU is cuda)"
 
 
-def resolve_device(name: str, where: str = "--device") -> "torch.device":
-    """The torch device `name`, or an `S2SError` "`where` `name`: why" when it cannot be used on this machine."""
+def check_device(name: str, where: str = "--device") -> None:
+    """An `S2SError` "`where` `name`: why" when `name` cannot be used on this machine. Loads torch only for a GPU
+    name: a command checks `--device cpu` before its OpenMP set-up (s2s/cpu.py), which must precede torch."""
     why = device_problem(name)
     if why is None and name.startswith("cuda"):
         why = _cuda_problem(int(name.partition(":")[2] or 0))
     if why is not None:
         raise S2SError(f"{where} {name}: {why}")
+
+
+def resolve_device(name: str, where: str = "--device") -> "torch.device":
+    """The torch device `name`, checked by `check_device`."""
+    check_device(name, where)
     import torch
 
     return torch.device(name)

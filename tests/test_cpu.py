@@ -57,3 +57,29 @@ def test_once_torch_is_loaded_nothing_is_changed():
 
     env: dict = {}
     assert configure_openmp(env, busy=2.0) is None and env == {}
+
+
+SPY = """
+import sys
+import s2s.cpu as cpu
+seen = []
+choose = cpu.configure_openmp
+cpu.configure_openmp = lambda *a, **k: seen.append("torch" in sys.modules) or choose(*a, **k)
+from s2s.cli import app
+try:
+    app(sys.argv[1:], prog_name="s2s")
+except SystemExit:
+    pass
+print(seen)
+"""
+
+
+@pytest.mark.parametrize("command", ["evaluate", "translate", "compare", "train"])
+def test_the_policy_is_chosen_before_torch_loads(command, tmp_path):
+    """`--device cpu` is checked as the command line is read, before the command chooses OpenMP's policy: that
+    check must not load torch, or the choice would come too late to count."""
+    args = {"evaluate": ["--hyp", tmp_path / "h", "--ref", tmp_path / "r"], "translate": ["-m", tmp_path],
+            "compare": [tmp_path], "train": [tmp_path / "no-recipe.yaml"]}[command]
+    done = subprocess.run([sys.executable, "-c", SPY, command, "--device", "cpu", *map(str, args)],
+                          capture_output=True, text=True)
+    assert done.stdout.strip() == "[False]", done.stderr
