@@ -309,6 +309,7 @@ def _run_to_resume(given: Optional[str], out: Optional[Path]) -> tuple[Path, Opt
         out = out.resolve()
     return out, recipe_file
 
+
 # ---- translate -------------------------------------------------------------------------------------------
 
 DecoderOpt = Annotated[Optional[str], typer.Option("--decoder", help="Decoding strategy (default: the recipe's): greedy, beam, sample.")]
