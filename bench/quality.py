@@ -10,7 +10,8 @@ Each recipe trains with `train.max_time` set to the budget (training time; valid
 that was stopped (a session's end, Ctrl-C, a kill) is continued with `--resume`, and since the budget counts
 training time across resumes the row comes out as if it had never stopped. The best checkpoint is then scored on
 the dev and test splits with sacrebleu (BLEU 13a and chrF2, greedy and beam), and the row is kept in
-`results.json` beside the runs, so a rerun prints finished rows without training them again (`--fresh` redoes).
+`bench/results/quality.json` (committed, since the runs themselves live in a cache), so a rerun prints finished
+rows without training them again (`--fresh` redoes).
 
 Two CPU-heavy jobs measure each other: the table records the 1-minute load before each run and its mean and
 maximum while training (a run on 2 threads alone shows about 2), so a disturbed row can be seen and redone.
@@ -32,7 +33,7 @@ from bench.common import CACHE, REPO, have_shared, prepared_koen, run_child, tab
 
 RECIPES = ["rnn", "lstm", "gru", "attention", "transformer"]
 RUNS = CACHE / "quality"
-RESULTS = RUNS / "results.json"
+RESULTS = REPO / "bench" / "results" / "quality.json"  # committed: the runs live in a cache a session loses
 SCORED = [(split, decoder) for split in ("dev", "test") for decoder in ("greedy", "beam")]
 
 
@@ -117,7 +118,7 @@ def load_results() -> dict:
 
 
 def save_results(results: dict) -> None:
-    RUNS.mkdir(parents=True, exist_ok=True)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
     tmp = RESULTS.with_suffix(".tmp")
     tmp.write_text(json.dumps(results, indent=1, sort_keys=True))
     tmp.replace(RESULTS)
