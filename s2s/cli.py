@@ -139,6 +139,17 @@ SetOpt = Annotated[
 # ---- prepare ---------------------------------------------------------------------------------------------
 
 
+def _named_files(values: list[str]) -> list[tuple[str, Path]]:
+    """`--hyp onmt=out.txt` -> [("onmt", Path("out.txt"))]."""
+    named = []
+    for value in values:
+        name, sep, path = value.partition("=")
+        if not sep or not name.strip() or not path.strip():
+            raise S2SError(f"--hyp {value}: expected NAME=FILE, e.g. --hyp onmt=onmt.dev.hyp")
+        named.append((name.strip(), Path(path)))
+    return named
+
+
 def _split_list(value: Optional[str], option: str, kind: type = str) -> Optional[tuple]:
     """`--columns 1,2` -> (1, 2); `--langs ko,en` -> ('ko', 'en')."""
     if value is None:
@@ -527,11 +538,12 @@ def plot_command(
 
 @command("compare", computes=True)
 def compare_command(
-    runs: Annotated[List[Path], typer.Argument(help="Run directories or checkpoint files to score on the same sentences.", show_default=False)],
+    runs: Annotated[Optional[List[Path]], typer.Argument(help="Run directories or checkpoint files to score on the same sentences.", show_default=False)] = None,
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Also draw BLEU by source length to this picture (.png, .svg, .pdf).")] = None,
     split: Annotated[str, typer.Option("--split", help="dev or test split of the runs' (shared) data directory.")] = "test",
     src: Annotated[Optional[Path], typer.Option("--src", help="Translate this file instead of a split (needs --ref).")] = None,
     ref: Annotated[Optional[Path], typer.Option("--ref", help="References for --src.")] = None,
+    hyp: Annotated[Optional[List[str]], typer.Option("--hyp", metavar="NAME=FILE", help="Also score translations made elsewhere (another toolkit, an earlier run), one line per --src line; repeatable.")] = None,
     by: Annotated[str, typer.Option("--by", help="Source length in words (any vocabulary) or subwords (runs sharing one vocabulary).")] = "words",
     buckets: Annotated[str, typer.Option("--buckets", help="Upper bounds of the length buckets: 5,10,20,40 is 1-5, 6-10, 11-20, 21-40, 41+.")] = "5,10,20,40",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
@@ -555,7 +567,7 @@ def compare_command(
 
         require_matplotlib()  # before minutes of translating
     name, values = decode_overrides(decoder, beam, alpha, None, None, None)
-    result = compare(runs, split, src, ref, name, values, device, edges, by)
+    result = compare(runs or [], split, src, ref, name, values, device, edges, by, _named_files(hyp or []))
     if out is not None:
         from s2s.plots.by_length import plot_by_length
 

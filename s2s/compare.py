@@ -8,7 +8,9 @@ the comparison that shows a context-vector RNN falling behind attention as sente
 always add up to the corpus (an empty line counts as length 1).
 
 The runs must translate the same data: by default each run's own split (`test.<src>` in its checkpoint's data
-directory), refused if they are not the same sentences; or `--src FILE --ref FILE` for all of them.
+directory), refused if they are not the same sentences; or `--src FILE --ref FILE` for all of them. Translations
+made elsewhere -- another toolkit, an earlier session's run -- join the comparison as `--hyp NAME=FILE`, one line
+per source line, scored and bucketed exactly as the runs are.
 Not here: the picture (`s2s/plots/by_length.py`) and the tables (`s2s/cli.py`).
 """
 
@@ -20,7 +22,7 @@ from typing import Optional, Sequence
 
 from s2s.checkpoint import Checkpoint, load_checkpoint, resolve_checkpoint, run_dir_of
 from s2s.errors import S2SError
-from s2s.evaluate import _read
+from s2s.evaluate import _read, guess_lang
 from s2s.metrics import bleu, chrf
 from s2s.wording import count
 
@@ -77,12 +79,17 @@ def make_buckets(lengths: Sequence[int], edges: Sequence[int] = DEFAULT_EDGES) -
 
 def compare(runs: Sequence[Path], split: str = "test", src: Optional[Path] = None, ref: Optional[Path] = None,
             strategy: Optional[str] = None, decode_overrides: Optional[dict] = None, device: str = "cpu",
-            edges: Sequence[int] = DEFAULT_EDGES, unit: str = "words") -> Comparison:
+            edges: Sequence[int] = DEFAULT_EDGES, unit: str = "words",
+            hyps: Sequence[tuple[str, Path]] = ()) -> Comparison:
     from s2s.data.subwords import Vocab
     from s2s.translator import Translator
 
-    if not runs:
+    if not runs and not hyps:
         raise S2SError("no runs given: name two or more run directories (or checkpoint files) to compare")
+    if hyps and (src is None or ref is None):
+        raise S2SError("--hyp needs --src and --ref: the source the translations were made from and its references")
+    if unit == "subwords" and not runs:
+        raise S2SError("--by subwords needs a run, for its source vocabulary; use --by words")
     if unit not in UNITS:
         raise S2SError(f"--by {unit!r}: choose one of: {', '.join(UNITS)}")
     if (src is None) != (ref is None):
@@ -90,7 +97,8 @@ def compare(runs: Sequence[Path], split: str = "test", src: Optional[Path] = Non
     paths = [resolve_checkpoint(Path(r)) for r in runs]
     ckpts = [load_checkpoint(p) for p in paths]
     names = _names(paths)
-    _same_direction(ckpts, names)
+    if ckpts:
+        _same_direction(ckpts, names)
     if src is not None and ref is not None:
         sources, references = _read(src, "source"), _read(ref, "reference")
         described = f"{src} vs {ref}"
@@ -98,6 +106,11 @@ def compare(runs: Sequence[Path], split: str = "test", src: Optional[Path] = Non
         sources, references, described = _shared_split(ckpts, names, split)
     if len(sources) != len(references):
         raise S2SError(f"{count(len(sources), 'source line')} but {count(len(references), 'reference')}: the files must align")
+    given = [(name, _read(path, "translation")) for name, path in hyps]
+    for (name, lines), (_, path) in zip(given, hyps):
+        if len(lines) != len(sources):
+            raise S2SError(f"{path}: {count(len(lines), 'line')} for {count(len(sources), 'source line')}: "
+                           f"--hyp {name} must hold one translation per source line")
     if not references:
         raise S2SError("nothing to score: the reference file is empty")
     if unit == "words":
@@ -110,21 +123,26 @@ def compare(runs: Sequence[Path], split: str = "test", src: Optional[Path] = Non
         lengths = [len(vocab.encode(line)) for line in sources]
     buckets = make_buckets(lengths, edges)
     members = [[i for i, n in enumerate(lengths) if b.holds(max(1, n))] for b in buckets]
+    lang = ckpts[0].tgt_lang if ckpts else guess_lang(references)
+
+    def scored(name: str, translations: list[str], **about) -> RunScore:
+        per_bucket = [bleu([translations[i] for i in idx], [references[i] for i in idx], lang).value if idx else None
+                      for idx in members]
+        return RunScore(name=name, bleu=bleu(translations, references, lang).value,
+                        chrf=chrf(translations, references).value, bucket_bleu=per_bucket, **about)
+
     scores = []
     for name, ckpt in zip(names, ckpts):
         translator = Translator.from_checkpoint(ckpt, strategy, decode_overrides, device)
-        hyps = [t.text for t in translator.translate(sources)]
-        lang = ckpt.tgt_lang
-        per_bucket = [bleu([hyps[i] for i in idx], [references[i] for i in idx], lang).value if idx else None
-                      for idx in members]
         info = ckpt.info or {}
         seconds, tokens = info.get("train_seconds"), info.get("tokens_seen")
-        scores.append(RunScore(
-            name=name, arch=(ckpt.recipe.get("model") or {}).get("arch"),
-            bleu=bleu(hyps, references, lang).value, chrf=chrf(hyps, references).value,
-            parameters=info.get("parameters"), train_seconds=seconds,
-            tokens_per_s=tokens / seconds if tokens and seconds else None, steps=info.get("step"),
-            bucket_bleu=per_bucket))
+        scores.append(scored(name, [t.text for t in translator.translate(sources)],
+                             arch=(ckpt.recipe.get("model") or {}).get("arch"), parameters=info.get("parameters"),
+                             train_seconds=seconds, tokens_per_s=tokens / seconds if tokens and seconds else None,
+                             steps=info.get("step")))
+    for name, lines in given:
+        scores.append(scored(name, lines, arch="-", parameters=None, train_seconds=None, tokens_per_s=None,
+                             steps=None))
     return Comparison(described, len(references), unit, buckets, scores)
 
 

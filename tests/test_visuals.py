@@ -215,6 +215,31 @@ def test_compare_table_and_picture_on_given_files(cli, runs, prepared_sample, tm
     assert sum(counts) == int(rows["all"][0]) == 30
 
 
+def test_compare_scores_given_translations_beside_a_run(cli, runs, prepared_sample, tmp_path):
+    src, ref = prepared_sample / "test.ko", prepared_sample / "test.en"
+    refs = ref.read_text(encoding="utf-8").splitlines()
+    perfect, half = tmp_path / "perfect.hyp", tmp_path / "half.hyp"
+    perfect.write_text("\n".join(refs) + "\n", encoding="utf-8")
+    half.write_text("\n".join(r if i % 2 else "" for i, r in enumerate(refs)) + "\n", encoding="utf-8")
+    result = cli("compare", runs["gru"], "--src", src, "--ref", ref, "--hyp", f"perfect={perfect}",
+                 "--hyp", f"half={half}", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    by_name = {r["name"]: r for r in report["runs"]}
+    assert list(by_name) == [runs["gru"].name, "perfect", "half"]
+    assert by_name["perfect"]["bleu"] == pytest.approx(100.0) and by_name["perfect"]["steps"] is None
+    assert 0 < by_name["half"]["bleu"] < 100.0
+    assert all(b == pytest.approx(100.0) for b in by_name["perfect"]["bucket_bleu"] if b is not None)
+    short = tmp_path / "short.hyp"
+    short.write_text("\n".join(refs[:-1]) + "\n", encoding="utf-8")
+    result = cli("compare", "--src", src, "--ref", ref, "--hyp", f"short={short}")
+    assert result.exit_code == 2 and "--hyp short must hold one translation per source line" in result.stderr
+    result = cli("compare", "--hyp", f"perfect={perfect}")
+    assert result.exit_code == 2 and result.stderr.startswith("s2s: error: --hyp needs --src and --ref")
+    result = cli("compare", "--src", src, "--ref", ref, "--hyp", str(perfect))
+    assert result.exit_code == 2 and "expected NAME=FILE" in result.stderr
+
+
 def test_compare_refuses_runs_on_different_test_sets(cli, runs, prepared_sample, tmp_path):
     import shutil
 
