@@ -7,7 +7,7 @@ An entry is registered where it is defined, with the dataclass that configures i
 
 A recipe section names its entry (`model: {arch: attention, hidden: 256}`); `Registry.build_config` turns the
 rest of the section into that dataclass, so a misspelt key fails with the key path, the entry and the choices.
-The registries are filled by the explicit imports in `s2s/models/__init__.py`, `s2s/decoding.py` and
+The registries are filled by the explicit imports in `s2s/models/__init__.py`, `s2s/decoding/__init__.py` and
 `s2s/teacher_forcing.py`: no folder scanning.
 """
 

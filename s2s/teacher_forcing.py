@@ -20,6 +20,7 @@ from typing import Any, Literal, Optional
 import numpy as np
 
 from s2s import PAD_ID
+from s2s.data.dataset import examples_that_fit, padded_width
 from s2s.errors import ConfigError
 from s2s.registry import SCHEDULES
 from s2s.typed import from_mapping, require, to_mapping
@@ -231,7 +232,5 @@ def curriculum_batch(order: np.ndarray, pool_size: int, src_lengths: np.ndarray,
     picks = pool[rng.integers(0, len(pool), size=min(want, 4 * len(pool)))]
     if batch_size:
         return np.sort(picks[:batch_size])
-    widths = np.maximum.accumulate(np.maximum(src_lengths[picks], tgt_lengths[picks] + 1))  # as token_batches pads
-    fits = widths * np.arange(1, len(picks) + 1) <= max_tokens
-    n = max(1, int(np.argmin(fits)) if not fits.all() else len(picks))
-    return np.sort(picks[:n])
+    widths = np.maximum.accumulate(padded_width(src_lengths[picks], tgt_lengths[picks]))
+    return np.sort(picks[:examples_that_fit(widths, max_tokens)])

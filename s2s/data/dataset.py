@@ -126,6 +126,19 @@ class BatchPlan(list):
     dropped: int = 0
 
 
+def padded_width(src_lengths: np.ndarray, tgt_lengths: np.ndarray) -> np.ndarray:
+    """The columns an example takes in a batch: its longer side, the target counted with BOS (or EOS)."""
+    return np.maximum(src_lengths, tgt_lengths + 1)
+
+
+def examples_that_fit(widths: np.ndarray, max_tokens: int) -> int:
+    """How many examples, taken in order, fill a batch within `max_tokens` padded tokens (at least one).
+
+    `widths` must not decrease: a batch is as wide as its widest example, so k examples cost k * widths[k - 1]."""
+    fits = np.arange(1, len(widths) + 1) * widths <= max_tokens
+    return max(1, int(np.argmin(fits)) if not fits.all() else len(widths))
+
+
 def token_batches(
     lengths_src: np.ndarray,
     lengths_tgt: np.ndarray,
@@ -155,10 +168,10 @@ def token_batches(
     keep = np.arange(len(src))
     if max_len is not None:
         keep = keep[(src <= max_len) & (tgt <= max_len)]
-    size = np.maximum(src[keep], tgt[keep] + 1)
+    size = padded_width(src[keep], tgt[keep])
     tiebreak = rng.random(len(keep)) if shuffle else np.arange(len(keep))
     order = keep[np.lexsort((tiebreak, size))]
-    size = np.maximum(src[order], tgt[order] + 1)  # non-decreasing
+    size = padded_width(src[order], tgt[order])  # non-decreasing
     plan = BatchPlan()
     plan.dropped = len(src) - len(keep)
     start = 0
@@ -167,9 +180,7 @@ def token_batches(
             count = batch_size
         else:
             # Sizes only grow, so at most max_tokens // size[start] examples fit; the first that doesn't ends it.
-            window = size[start:start + max(1, max_tokens // int(size[start]))]
-            fits = np.arange(1, len(window) + 1) * window <= max_tokens
-            count = max(1, int(np.argmin(fits)) if not fits.all() else len(window))
+            count = examples_that_fit(size[start:start + max(1, max_tokens // int(size[start]))], max_tokens)
         plan.append(np.sort(order[start:start + count]))
         start += count
     if shuffle:

@@ -1,6 +1,6 @@
 """The one interface every architecture implements, and nothing else.
 
-Decoding strategies (`s2s/decoding.py`) and the training loop (`s2s/train.py`) talk to a model only through
+Decoding strategies (`s2s/decoding/`) and the training loop (`s2s/train.py`) talk to a model only through
 these methods, so neither ever asks which architecture it drives:
 
 - `encode(src, src_lengths) -> Encoded`: run the encoder once per batch. Everything the decoder reuses at every
@@ -26,7 +26,7 @@ batch on dim 0, so `Encoded.select` and the default `reorder` work for every arc
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 import torch
@@ -130,4 +130,4 @@ def build_model(arch: str, config: object, src_vocab: int, tgt_vocab: int) -> Se
     return cls(config, src_vocab, tgt_vocab)
 
 
-__all__ = ["Encoded", "StepOutput", "State", "Mixer", "Seq2Seq", "build_model", "replace", "fields"]
+__all__ = ["Encoded", "StepOutput", "State", "Mixer", "Seq2Seq", "build_model"]

@@ -5,7 +5,7 @@ decoder's initial state. With `feed_context` the top layer's context is also con
 embedding at every step, as in Cho et al. (2014), so the decoder cannot forget it over a long output.
 
 The three names share one class and one config; the cell type comes from the registered name. Attention-based
-decoders are in `attention.py`; decoding strategies in `s2s/decoding.py`.
+decoders are in `attention.py`; decoding strategies in `s2s/decoding/`.
 """
 
 from __future__ import annotations
