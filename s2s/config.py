@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, Optional
@@ -45,11 +45,15 @@ class DataConfig:
     max_tokens: int = 4096  # padded source+target tokens per batch (token-bucket batching)
     batch_size: Optional[int] = None  # fixed sentences per batch instead of max_tokens (peer benchmarks use 64)
     max_len: int = 128  # training pairs with a longer side (in subwords) are skipped
+    # Subword regularisation (s2s/data/sampling.py): each epoch samples a new segmentation of the training text
+    # with this smoothing (unigram: 0.1 as in OpenNMT-py's and Marian's examples; bpe: the dropout rate).
+    subword_alpha: Optional[float] = None
 
     def check(self) -> None:
         require(self.max_tokens > 0, "max_tokens: must be positive")
         require(self.batch_size is None or self.batch_size > 0, "batch_size: must be positive")
         require(self.max_len > 0, "max_len: must be positive")
+        require(self.subword_alpha is None or 0 < self.subword_alpha <= 1, "subword_alpha: must be in (0, 1] or null")
 
 
 @dataclass(frozen=True)
@@ -330,4 +334,4 @@ def recipe_to_yaml(recipe: Recipe) -> str:
 
 __all__ = ["DataConfig", "TrainConfig", "Named", "Recipe", "load_recipe", "recipe_with_overrides", "recipe_from_dict",
            "recipe_to_dict", "recipe_to_yaml", "apply_overrides", "parse_override", "read_yaml", "bundled_recipes",
-           "find_recipe", "recipe_summary", "field"]
+           "find_recipe", "recipe_summary"]

@@ -14,6 +14,7 @@ target tokens, so N ranks with 1/N of the batch each make the same update as one
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import signal
 import threading
@@ -32,6 +33,7 @@ from s2s.checkpoint import (Checkpoint, load_checkpoint, load_weights, prune_ste
 from s2s.config import Recipe, recipe_to_dict, recipe_to_yaml
 from s2s.data.dataset import Batch, ParallelData, collate
 from s2s.data.manifest import load_manifest
+from s2s.data.sampling import sampled_split
 from s2s.data.stream import BatchStream
 from s2s.data.subwords import Vocab
 from s2s.distributed import World, wrap
@@ -210,7 +212,11 @@ def train(recipe: Recipe, data_dir: Path, run_dir: Path, resume: bool = False, q
                   "tokens_seen": state.tokens_seen, "step": state.step},
         ), ckpt_dir / f"{name}.pt")
 
-    stream = BatchStream(train_data, recipe)
+    resample = None
+    if recipe.data.subword_alpha:
+        resample = functools.partial(sampled_split, data_dir, train_data, src_vocab, tgt_vocab,
+                                     recipe.data.subword_alpha, cfg.seed)
+    stream = BatchStream(train_data, recipe, resample)
     objective = wrap(Objective(model, recipe), world)
     log = RunLog(run_dir if world.is_main else None, cfg.max_steps, state.step, quiet or not world.is_main)
     if resume and world.is_main:  # once the run, its recipe and its data have been checked: which run, which data
@@ -252,11 +258,11 @@ def train(recipe: Recipe, data_dir: Path, run_dir: Path, resume: bool = False, q
                 comp = stream.competence(state.step)
                 stream.new_step()
                 global_batches = [stream.next(state, comp) for _ in range(cfg.accumulate)]
-                total_tokens = sum(int(train_data.tgt_lengths[ix].sum()) + len(ix) for ix in global_batches)
+                total_tokens = sum(int(stream.data.tgt_lengths[ix].sum()) + len(ix) for ix in global_batches)
                 loss_sum, step_tokens = 0.0, 0
                 for i, indices in enumerate(global_batches):
                     mine, real = world.share(indices)
-                    batch = collate(train_data, mine).to(world.device)
+                    batch = collate(stream.data, mine).to(world.device)
                     sync = _no_sync(objective) if i + 1 < len(global_batches) else contextlib.nullcontext
                     with sync(), _autocast(world.device, cfg.precision):
                         # DDP averages gradients over ranks; scaling by the world size makes that the global sum.

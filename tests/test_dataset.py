@@ -127,6 +127,26 @@ def test_parallel_data_matches_the_text(prepared_sample):
     assert len(src) == data.src_lengths[3] and len(tgt) == data.tgt_lengths[3]
 
 
+def test_sampled_segmentations_spell_the_same_text_and_follow_seed_and_epoch(prepared_sample):
+    from s2s.data.sampling import sampled_split
+
+    base = ParallelData.open(prepared_sample, "train", "ko", "en")
+    vocab = Vocab.load(prepared_sample / "spm.model")
+    first = sampled_split(prepared_sample, base, vocab, vocab, 0.1, seed=1, epoch=0)
+    again = sampled_split(prepared_sample, base, vocab, vocab, 0.1, seed=1, epoch=0)
+    later = sampled_split(prepared_sample, base, vocab, vocab, 0.1, seed=1, epoch=1)
+    assert len(first) == len(base)
+    assert np.array_equal(first.src_ids, again.src_ids) and np.array_equal(first.tgt_offsets, again.tgt_offsets)
+    assert not np.array_equal(first.src_lengths, later.src_lengths)
+    changed = 0
+    for i in range(0, len(base), 5):
+        for sampled, prepared in zip(first.pair(i), base.pair(i)):
+            assert vocab.decode(sampled) == vocab.decode(prepared)  # the same text, cut another way
+            changed += not np.array_equal(sampled, prepared)
+    assert changed > len(base) // 10
+    assert first.src_lengths.sum() > base.src_lengths.sum()  # sampled cuts are finer than the best one
+
+
 def test_the_other_direction(prepared_sample):
     forward = ParallelData.open(prepared_sample, "train", "ko", "en")
     backward = ParallelData.open(prepared_sample, "train", "en", "ko")

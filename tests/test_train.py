@@ -108,6 +108,16 @@ def test_resume_continues_exactly(prepared_sample, tmp_path):
     assert ratios == pytest.approx([0.9 - 0.1 * s for s in range(8)])
 
 
+def test_subword_regularisation_is_reproducible_and_resumes_exactly(prepared_sample, tmp_path):
+    sampled = lambda steps: recipe(data={"subword_alpha": 0.1}, train={"max_steps": steps})
+    straight = train(sampled(6), prepared_sample, tmp_path / "s", quiet=True)
+    stopped = train(sampled(3), prepared_sample, tmp_path / "r", quiet=True)
+    train(sampled(6), prepared_sample, stopped.run_dir, resume=True, quiet=True)
+    assert losses(stopped.run_dir) == losses(straight.run_dir)
+    plain = train(recipe(train={"max_steps": 6}), prepared_sample, tmp_path / "p", quiet=True)
+    assert losses(plain.run_dir) != losses(straight.run_dir)
+
+
 def test_resume_refuses_a_changed_recipe_or_other_vocabulary(prepared_sample, tmp_path):
     run = train(recipe(train={"max_steps": 2}), prepared_sample, tmp_path / "r", quiet=True).run_dir
     with pytest.raises(S2SError, match=r"train.lr: is 0.001 but the run being resumed used 0.003"):

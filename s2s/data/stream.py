@@ -9,7 +9,7 @@ batches are *global*: under several processes each rank takes its share (`s2s.di
 from __future__ import annotations
 
 import math
-from typing import Optional, Protocol
+from typing import Callable, Optional, Protocol
 
 import numpy as np
 
@@ -26,8 +26,12 @@ class Position(Protocol):
 
 
 class BatchStream:
-    def __init__(self, data: ParallelData, recipe: Recipe):
-        self.data, self.recipe = data, recipe
+    """`next` gives the indices of each global batch into `data`, which `resample` (subword regularisation:
+    `s2s.data.sampling`) replaces with a new segmentation of the same sentences at each epoch's start."""
+
+    def __init__(self, data: ParallelData, recipe: Recipe,
+                 resample: Optional[Callable[[int], ParallelData]] = None):
+        self.data, self.recipe, self.resample = data, recipe, resample
         self._epoch: Optional[int] = None
         self._batches: list[np.ndarray] = []
         self._micro = 0
@@ -56,6 +60,8 @@ class BatchStream:
         self._micro = 0
         while True:
             if self._epoch != position.epoch:
+                if self.resample is not None:
+                    self.data = self.resample(position.epoch)
                 self._batches = token_batches(self.data.src_lengths, self.data.tgt_lengths, d.max_tokens,
                                               d.batch_size, seed=seed, epoch=position.epoch, max_len=d.max_len)
                 self._epoch = position.epoch

@@ -107,6 +107,13 @@ class Vocab:
         """`encode` for many texts at once (SentencePiece encodes a batch on several threads)."""
         return self._sp.encode([normalize(t) for t in texts])
 
+    def sample_batch(self, texts: list[str], alpha: float) -> list[list[int]]:
+        """Ids of each text in a segmentation sampled from the unigram lattice (subword regularisation).
+
+        One thread, so that `spm.set_random_generator_seed` before the call fixes the result."""
+        return self._sp.encode([normalize(t) for t in texts], enable_sampling=True, alpha=alpha, nbest_size=-1,
+                               num_threads=1)
+
     def decode(self, ids: Iterable[int]) -> str:
         """The text of `ids`; special ids (pad, unk, bos, eos) and ids outside the vocabulary are skipped."""
         size = self.size
