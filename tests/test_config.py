@@ -19,11 +19,14 @@ def test_every_shipped_recipe_loads_and_roundtrips(path):
     assert resolved["model"]["arch"] == yaml.safe_load(path.read_text())["model"]["arch"]
 
 
-def test_lstm_recipe_matches_the_classic_course_setup():
-    m = load_recipe(RECIPES / "lstm.yaml")
-    assert m.model.name == "lstm"
-    assert (m.model.config.embed, m.model.config.hidden, m.model.config.layers) == (256, 512, 2)
-    assert m.model.config.dropout == 0.5 and m.train.lr == 1e-3
+def test_the_family_recipes_compare_at_one_budget():
+    """bench.quality's table compares the families at equal budget: the recipes must agree on what it holds fixed."""
+    recipes = {name: load_recipe(RECIPES / f"{name}.yaml") for name in ("rnn", "lstm", "gru", "attention", "transformer")}
+    assert {name: r.model.name for name, r in recipes.items()} == {name: name for name in recipes}
+    for name, r in recipes.items():
+        assert r.train.max_time_seconds == 3600, name
+        assert (r.train.valid_every, r.train.valid_max_sentences, r.train.keep_last) == (250, 300, 5), name
+        assert (r.decode.name, r.decode.config.beam_size, r.decode.config.length_penalty) == ("beam", 5, 0.6), name
 
 
 def write(tmp_path, text):
