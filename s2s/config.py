@@ -81,7 +81,7 @@ class TrainConfig:
     metric: Literal["bleu", "loss"] = "bleu"  # what picks the `best` checkpoint and drives early stopping
     patience: Optional[int] = None  # stop after this many validations without improvement
     device: str = "cpu"
-    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    precision: Literal["fp32", "bf16", "fp16", "auto"] = "fp32"  # auto: bf16 where the hardware computes it natively
     threads: Optional[int] = None  # torch intra-op threads; default: torch's choice
     save_every: Optional[int] = None  # also write `last.pt` every this many steps (besides each validation)
     save_every_minutes: Optional[float] = 10.0  # and at least this often, so a SIGKILL loses minutes, not hours

@@ -38,6 +38,7 @@ from s2s.data.stream import BatchStream
 from s2s.data.subwords import Vocab
 from s2s.distributed import World, wrap
 from s2s.errors import S2SError
+from s2s.fast import mixed_precision, resolve_precision
 from s2s.models.base import Seq2Seq, build_model
 from s2s.models.linear import onednn_products
 from s2s.optim import clip_gradients, learning_rate, make_optimizer, set_learning_rate
@@ -151,7 +152,8 @@ def train(recipe: Recipe, data_dir: Path, run_dir: Path, resume: bool = False, q
     world = world or World.setup(cfg.device)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    if cfg.precision == "fp16" and world.device.type != "cuda":
+    precision = resolve_precision(cfg.precision, world.device)
+    if precision == "fp16" and world.device.type != "cuda":
         raise S2SError("train.precision: fp16 needs a CUDA device; use bf16 on the CPU")
 
     manifest = load_manifest(data_dir)
@@ -168,7 +170,7 @@ def train(recipe: Recipe, data_dir: Path, run_dir: Path, resume: bool = False, q
     torch.manual_seed(cfg.seed)
     model = build_model(recipe.model.name, recipe.model.config, src_vocab.size, tgt_vocab.size).to(world.device)
     optimizer = make_optimizer(model, cfg)
-    scaler = torch.amp.GradScaler("cuda") if cfg.precision == "fp16" else None
+    scaler = torch.amp.GradScaler("cuda") if precision == "fp16" else None
     state = TrainState()
     mixer_rng = torch.Generator().manual_seed(cfg.seed + 1 + world.rank)
     run_dir = Path(run_dir)
@@ -223,7 +225,7 @@ def train(recipe: Recipe, data_dir: Path, run_dir: Path, resume: bool = False, q
         log.message(f"resuming {run_dir} from step {state.step} (data {data_dir})")
     log.message(f"{recipe.model.name}: {count(model.num_parameters(), 'parameter')}; {count(len(train_data), 'training pair')} "
                 f"({src_lang}->{tgt_lang}) from {Path(data_dir).resolve()}; {count(world.size, 'process')} on "
-                f"{world.device}; run {run_dir}")
+                f"{world.device} ({precision}); run {run_dir}")
     saved_step, saved_at, stopped_early, nonfinite_in_a_row = state.step, time.monotonic(), False, 0
     budget = cfg.max_time_seconds
     window_start = time.perf_counter()
@@ -264,7 +266,7 @@ def train(recipe: Recipe, data_dir: Path, run_dir: Path, resume: bool = False, q
                     mine, real = world.share(indices)
                     batch = collate(stream.data, mine).to(world.device)
                     sync = _no_sync(objective) if i + 1 < len(global_batches) else contextlib.nullcontext
-                    with sync(), _autocast(world.device, cfg.precision):
+                    with sync(), mixed_precision(world.device, precision):
                         # DDP averages gradients over ranks; scaling by the world size makes that the global sum.
                         loss = objective(batch, ratio, mixer_rng) * (world.size / total_tokens if real else 0.0)
                         _backward(loss, scaler)
@@ -399,12 +401,6 @@ def _optimizer_step(model: Seq2Seq, optimizer: torch.optim.Optimizer, scaler, cl
 def _no_sync(module: torch.nn.Module):
     """Skip DDP's gradient all-reduce on the first micro-batches of an accumulated update."""
     return getattr(module, "no_sync", contextlib.nullcontext)
-
-
-def _autocast(device: torch.device, precision: str):
-    if precision == "fp32":
-        return torch.autocast(device.type, enabled=False)
-    return torch.autocast(device.type, dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
 
 
 def load_resumable(run_dir: Path) -> Checkpoint:
