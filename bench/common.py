@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,3 +76,29 @@ def table(title: str, columns: list[str], rows: list[list]) -> None:
     for r in rows:
         t.add_row(*[f"{v:,.1f}" if isinstance(v, float) else (f"{v:,}" if isinstance(v, int) else str(v)) for v in r])
     Console().print(t)
+
+
+class LoadSampler(threading.Thread):
+    """Appends the 1-minute load average to `path` every `every` seconds while a run trains.
+
+    The file lives in the run directory, so a run continued over several sessions keeps the samples of each.
+    """
+
+    def __init__(self, path: Path, every: float = 30.0) -> None:
+        super().__init__(daemon=True)
+        self.path, self.every, self.done = path, every, threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(self.every):
+            with self.path.open("a") as f:
+                f.write(f"{os.getloadavg()[0]:.2f}\n")
+
+    def stop(self) -> None:
+        self.done.set()
+
+
+def load_figures(run: Path) -> dict:
+    """The load before the run first started, and the mean and maximum sampled while it trained."""
+    before = float((run / "load-before.txt").read_text())
+    samples = [float(x) for x in (run / "load-during.txt").read_text().split()] or [before]
+    return {"load_before": before, "load_mean": sum(samples) / len(samples), "load_max": max(samples)}

@@ -3,6 +3,7 @@
     python -m bench.quality                        # every recipe, one hour each (several hours in all)
     python -m bench.quality --only transformer     # one row
     python -m bench.quality --budget 10m --only gru,lstm
+    python -m bench.quality --peers                # OpenNMT-py and Joey NMT on the same work (bench/quality_peers.py)
     python -m bench.quality --markdown             # the table so far, for docs/results.md; trains nothing
 
 Each recipe trains with `train.max_time` set to the budget (training time; validations are not counted) into
@@ -25,42 +26,17 @@ import os
 import subprocess
 import sys
 import shutil
-import threading
 import time
 from pathlib import Path
 
-from bench.common import CACHE, REPO, have_shared, prepared_koen, run_child, table
+from bench import quality_peers
+from bench.common import CACHE, REPO, LoadSampler, have_shared, load_figures, prepared_koen, run_child, table
+from s2s.config import TrainConfig
 
 RECIPES = ["rnn", "lstm", "gru", "attention", "transformer"]
 RUNS = CACHE / "quality"
 RESULTS = REPO / "bench" / "results" / "quality.json"  # committed: the runs live in a cache a session loses
 SCORED = [(split, decoder) for split in ("dev", "test") for decoder in ("greedy", "beam")]
-
-
-class LoadSampler(threading.Thread):
-    """Appends the 1-minute load average to `path` every `every` seconds while a run trains.
-
-    The file lives in the run directory, so a run continued over several sessions keeps the samples of each.
-    """
-
-    def __init__(self, path: Path, every: float = 30.0) -> None:
-        super().__init__(daemon=True)
-        self.path, self.every, self.done = path, every, threading.Event()
-
-    def run(self) -> None:
-        while not self.done.wait(self.every):
-            with self.path.open("a") as f:
-                f.write(f"{os.getloadavg()[0]:.2f}\n")
-
-    def stop(self) -> None:
-        self.done.set()
-
-
-def load_figures(run: Path) -> dict:
-    """The load before the run first started, and the mean and maximum sampled while it trained."""
-    before = float((run / "load-before.txt").read_text())
-    samples = [float(x) for x in (run / "load-during.txt").read_text().split()] or [before]
-    return {"load_before": before, "load_mean": sum(samples) / len(samples), "load_max": max(samples)}
 
 
 def commit() -> str:
@@ -90,7 +66,10 @@ def train(name: str, data: Path, budget: str, fresh: bool) -> dict:
     sampler = LoadSampler(run / "load-during.txt")
     sampler.start()
     try:
-        child = run_child(args)
+        # The table measures a recipe with the machine to itself, so OpenMP keeps its default spinning: s2s's own
+        # check (s2s/cpu.py) would choose passive waits if anything else happened to run in its 0.1 s look,
+        # which slowed the attention LSTM from ~2,900 to ~2,100 tokens/s here.
+        child = run_child(args, env={"GOMP_SPINCOUNT": "300000"})  # libgomp's default spin count, pinned
     finally:
         sampler.stop()
     return {"wall_seconds_last_sitting": child.seconds, "peak_mib": child.peak_mib, "resumed": resumable,
@@ -100,7 +79,7 @@ def train(name: str, data: Path, budget: str, fresh: bool) -> dict:
 def score(name: str) -> dict:
     """BLEU and chrF of the run's best checkpoint on dev and test, greedy and beam (the recipe's beam settings)."""
     run = RUNS / name
-    info = json.loads(run_child(["-m", "s2s", "info", str(run), "--json"]).stdout)
+    info = info_of(run)
     row = {"arch": info["arch"], "parameters": info["parameters"], "steps": info["steps"],
            "train_seconds": info["train_seconds"], "tokens_per_s": info["tokens_seen"] / info["train_seconds"]}
     for split, decoder in SCORED:
@@ -111,6 +90,36 @@ def score(name: str) -> dict:
         row[f"{split}_{decoder}_chrf"] = scores["chrF2"]["score"]
         row[f"{split}_{decoder}_seconds"] = result.seconds
     return row
+
+
+# What the results page shows of each run, kept in the repository because the runs themselves do not outlive
+# a session: its log (curves), its dev and test translations (BLEU by length through `s2s compare --hyp`, the
+# side-by-side sentences) and, for the models with attention, the heatmap of one long dev sentence.
+ARCHIVE = REPO / "bench" / "results"
+KEPT = ["metrics.jsonl", "dev.beam.hyp", "test.beam.hyp"]
+LONG_DEV_LINE = 53  # 27 words, a verse: long enough that a context vector struggles, and checkable by anyone
+README_EXAMPLE = "어제 카페 갔었어 거기 사람 많더라"  # the README's "Look inside" sentence (heatmap-1.png)
+
+
+def archive(name: str, data: Path, run: Path) -> None:
+    kept = ARCHIVE / name
+    kept.mkdir(parents=True, exist_ok=True)
+    for file in [*KEPT, "train.log"]:  # a peer's log is its train.log
+        if (run / file).is_file():
+            shutil.copyfile(run / file, kept / file)
+    if not (run / "checkpoints").is_dir():
+        return  # a peer: no s2s model to draw
+    lines = [README_EXAMPLE, (data / "dev.ko").read_text(encoding="utf-8").splitlines()[LONG_DEV_LINE - 1]]
+    source = run / "heatmap.ko"
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    drawn = ["--attention", str(kept / "heatmap.png")] if info_of(run)["arch"] in ("attention", "transformer") else []
+    translated = run_child(["-m", "s2s", "translate", "-m", str(run), "-i", str(source), *drawn])
+    (kept / "heatmap.txt").write_text("".join(f"{s}\n-> {t}\n" for s, t in zip(lines, translated.stdout.splitlines())),
+                                      encoding="utf-8")
+
+
+def info_of(run: Path) -> dict:
+    return json.loads(run_child(["-m", "s2s", "info", str(run), "--json"]).stdout)
 
 
 def load_results() -> dict:
@@ -129,7 +138,9 @@ COLUMNS = ["recipe", "params", "steps", "tok/s", "train min", "dev BLEU greedy",
 
 
 def cells(name: str, row: dict) -> list:
-    return [name, f"{row['parameters'] / 1e6:.1f}M", row["steps"], round(row["tokens_per_s"]),
+    label = quality_peers.NAMES.get(name, name)  # a peer's row names the toolkit
+    tokens_per_s = round(row["tokens_per_s"]) if "tokens_per_s" in row else "-"  # the peers count differently
+    return [label, f"{row['parameters'] / 1e6:.1f}M", row["steps"], tokens_per_s,
             f"{row['train_seconds'] / 60:.1f}",
             *[f"{row[key]:.1f}" for key in ("dev_greedy_bleu", "dev_beam_bleu", "dev_beam_chrf", "test_greedy_bleu",
                                             "test_beam_bleu", "test_beam_chrf")],
@@ -139,22 +150,25 @@ def cells(name: str, row: dict) -> list:
 def print_markdown(results: dict) -> None:
     print("| " + " | ".join(COLUMNS) + " |")
     print("|" + "---|" * len(COLUMNS))
-    for name in RECIPES:
+    for name in [*RECIPES, *quality_peers.TOOLS]:
         if name in results:
             print("| " + " | ".join(str(c) for c in cells(name, results[name])) + " |")
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.quality", description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default=",".join(RECIPES), help="comma-separated recipes (default: all)")
+    parser.add_argument("--only", help="comma-separated recipes, or peers with --peers (default: all)")
+    parser.add_argument("--peers", action="store_true",
+                        help="train OpenNMT-py and Joey NMT on the same work instead (bench/quality_peers.py)")
     parser.add_argument("--budget", default="1h", help="training time per recipe (train.max_time), e.g. 1h, 20m")
     parser.add_argument("--fresh", action="store_true", help="train again even where a row or a run exists")
     parser.add_argument("--markdown", action="store_true", help="print the rows so far as a Markdown table and stop")
     args = parser.parse_args(argv)
-    names = [n.strip() for n in args.only.split(",") if n.strip()]
-    unknown = [n for n in names if n not in RECIPES]
+    choices = quality_peers.TOOLS if args.peers else RECIPES
+    names = [n.strip() for n in (args.only or ",".join(choices)).split(",") if n.strip()]
+    unknown = [n for n in names if n not in choices]
     if unknown:
-        parser.error(f"--only: {unknown[0]!r} is not a benchmarked recipe; choose from: {', '.join(RECIPES)}")
+        parser.error(f"--only: {unknown[0]!r} is not benchmarked here; choose from: {', '.join(choices)}")
     results = load_results()
     if args.markdown:
         print_markdown(results)
@@ -166,12 +180,22 @@ def main(argv: list[str]) -> int:
         if name in results and results[name]["budget"] == args.budget and not args.fresh:
             print(f"{name}: done at {results[name]['commit']} (--fresh to redo)", file=sys.stderr)
             continue
-        figures = train(name, data, args.budget, args.fresh)
-        started_at = (RUNS / name / "commit.txt").read_text().strip()
-        results[name] = {"budget": args.budget, "commit": started_at, "date": time.strftime("%Y-%m-%d %H:%M"),
-                         **figures, **score(name)}
+        if args.peers:
+            if not quality_peers.available(name):
+                print(f"{quality_peers.NAMES[name]}: skipped: no environment in {quality_peers.PEERS / name} "
+                      "(run ../shared/peers/setup.sh)", file=sys.stderr)
+                continue
+            started_at = commit()
+            row = quality_peers.run_peer(name, data, TrainConfig(max_time=args.budget).max_time_seconds)
+            archive(name, data, quality_peers.WORK / name)
+        else:
+            figures = train(name, data, args.budget, args.fresh)
+            started_at = (RUNS / name / "commit.txt").read_text().strip()
+            row = {**figures, **score(name)}
+            archive(name, data, RUNS / name)
+        results[name] = {"budget": args.budget, "commit": started_at, "date": time.strftime("%Y-%m-%d %H:%M"), **row}
         save_results(results)
-    rows = [cells(name, results[name]) for name in RECIPES if name in results]
+    rows = [cells(name, results[name]) for name in [*RECIPES, *quality_peers.TOOLS] if name in results]
     table(f"quality after {args.budget} of training per recipe (ko-en, ko->en; sacrebleu 13a, chrF2)", COLUMNS, rows)
     return 0
 

@@ -1,0 +1,368 @@
+"""OpenNMT-py 3.5.1 and Joey NMT 2.3.0 on bench.quality's work: same splits, subwords, model size and hour.
+
+    python -m bench.quality --peers                # both peers, one hour each, then scored
+    python -m bench.quality --peers --only onmt    # one of them
+
+Each peer gets what a competent user of that toolkit would choose for one hour on this data, written here and on
+the results page:
+- the same data: the ko-en directory bench.quality trains s2s on, its train/dev/test text cut into pieces by its
+  own SentencePiece model (`spm.model`, joint 8k) and handed to the peer as whitespace-separated "words", one
+  joint vocabulary for both sides (OpenNMT-py builds it with `onmt_build_vocab`, Joey NMT reads the pieces), pairs
+  over 100 pieces dropped as s2s drops them;
+- the same model: Transformer 3+3 layers, d_model 256, 4 heads, FFN 1,024, pre-norm, dropout 0.1, sinusoidal
+  positions, one embedding matrix for source, target and output (s2s's `tie_embeddings` + `share_embeddings`);
+- the same optimisation changes s2s got for the hour: 4,000-token batches, Noam schedule with a 500-step warm-up
+  to a peak of 1e-3 (each toolkit's Noam rate is factor x d^-0.5 x min(step^-0.5, step x warmup^-1.5), so factor
+  = 1e-3 x sqrt(256 x 500) = 0.358), Adam (0.9, 0.98), label smoothing 0.1; each toolkit's documented defaults
+  for the rest (OpenNMT-py: Glorot init, no gradient clipping; Joey NMT: Xavier init, no clipping);
+- the same hour of training: the peers have no time budget, so the run is interrupted when its training time
+  reaches the budget. OpenNMT-py validates nothing and saves every 50 steps (at most ~2 minutes lost at the
+  cut); Joey NMT saves on Ctrl-C, and validates every 500 steps on 300 dev sentences (as s2s does, every 250),
+  its validation time added to its deadline as s2s leaves validation out of its budget;
+- the same scoring: the peer's last checkpoint (s2s scores its best by dev BLEU, which at one hour has been its
+  last: the models still improve when the hour ends) decodes the
+  full dev and test splits greedy and with beam 5, length penalty 0.6 (GNMT's, which both implement), the
+  pieces are joined by the same SentencePiece model and scored by `s2s.metrics` (the sacrebleu call
+  `s2s evaluate` makes).
+
+The peers' environments come from `../shared/peers/setup.sh` (`$S2S_PEERS`, default /tmp/s2s-peers); without them
+the peers are skipped with a message.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench.common import CACHE
+
+PEERS = Path(os.environ.get("S2S_PEERS", "/tmp/s2s-peers"))
+WORK = CACHE / "quality" / "peers"
+TOOLS = ("onmt", "joey")
+NAMES = {"onmt": "OpenNMT-py 3.5.1", "joey": "Joey NMT 2.3.0"}
+MAX_PIECES = 100  # s2s's transformer recipe: data.max_len
+VALID_SENTENCES = 300  # s2s's train.valid_max_sentences
+NOAM_FACTOR = 1e-3 * (256 * 500) ** 0.5  # peak 1e-3 at step 500 for d_model 256
+
+
+def available(tool: str) -> bool:
+    return (PEERS / tool / "venv" / "bin" / "python").exists()
+
+
+def pieces(data: Path) -> Path:
+    """The data directory's splits as whitespace-separated SentencePiece pieces (once), for the peers."""
+    import sentencepiece
+
+    out = WORK / "data"
+    if (out / "done").is_file():
+        return out
+    out.mkdir(parents=True, exist_ok=True)
+    sp = sentencepiece.SentencePieceProcessor(model_file=str(data / "spm.model"))
+    for split in ("train", "dev", "test"):
+        for lang in ("ko", "en"):
+            lines = (data / f"{split}.{lang}").read_text(encoding="utf-8").splitlines()
+            cut = [" ".join(p) for p in sp.encode(lines, out_type=str)]
+            (out / f"{split}.{lang}").write_text("\n".join(cut) + "\n", encoding="utf-8")
+            if split == "dev":  # the validation subset, as s2s validates on the first 300 dev sentences
+                (out / f"valid.{lang}").write_text("\n".join(cut[:VALID_SENTENCES]) + "\n", encoding="utf-8")
+    (out / "done").touch()
+    return out
+
+
+# ---- configurations ----------------------------------------------------------------------------------------------
+
+def onmt_config(d: Path, run: Path) -> str:
+    return f"""# OpenNMT-py 3.5.1 on bench.quality's ko-en pieces (bench/quality_peers.py says why each setting)
+save_data: {run}/vocab
+src_vocab: {run}/vocab.shared
+share_vocab: true
+overwrite: true
+data:
+    corpus_1:
+        path_src: {d}/train.ko
+        path_tgt: {d}/train.en
+        transforms: [filtertoolong]
+    valid:
+        path_src: {d}/valid.ko
+        path_tgt: {d}/valid.en
+src_seq_length: {MAX_PIECES}
+tgt_seq_length: {MAX_PIECES}
+encoder_type: transformer
+decoder_type: transformer
+enc_layers: 3
+dec_layers: 3
+hidden_size: 256
+word_vec_size: 256
+transformer_ff: 1024
+heads: 4
+position_encoding: true
+dropout: [0.1]
+attention_dropout: [0.1]
+share_embeddings: true
+share_decoder_embeddings: true
+seed: 1
+world_size: 1
+num_workers: 0
+save_model: {run}/model
+train_steps: 1000000
+valid_steps: 100000000
+save_checkpoint_steps: 50
+keep_checkpoint: 2
+report_every: 50
+batch_type: tokens
+batch_size: 4000
+valid_batch_size: 2000
+optim: adam
+adam_beta1: 0.9
+adam_beta2: 0.98
+learning_rate: {NOAM_FACTOR:.4f}
+decay_method: noam
+warmup_steps: 500
+max_grad_norm: 0
+normalization: tokens
+label_smoothing: 0.1
+param_init: 0
+param_init_glorot: true
+"""
+
+
+def joey_config(d: Path, run: Path) -> str:
+    side = lambda lang: f"""        lang: "{lang}"
+        level: "word"
+        lowercase: False
+        max_length: {MAX_PIECES}
+        voc_min_freq: 1
+        voc_file: "{run}/vocab.txt"
+"""
+    layers = """        num_layers: 3
+        num_heads: 4
+        hidden_size: 256
+        ff_size: 1024
+        dropout: 0.1
+        layer_norm: "pre"
+        activation: "relu"
+        embeddings:
+            embedding_dim: 256
+            scale: True
+            dropout: 0.1
+"""
+    return f"""# Joey NMT 2.3.0 on bench.quality's ko-en pieces (bench/quality_peers.py says why each setting)
+name: "joey_koen"
+joeynmt_version: "2.3.0"
+model_dir: "{run}/model"
+use_cuda: False
+fp16: False
+random_seed: 1
+num_workers: 0
+data:
+    train: "{d}/train"
+    dev: "{d}/valid"
+    test: "{d}/test"
+    dataset_type: "plain"
+    src:
+{side("ko")}    trg:
+{side("en")}testing:
+    n_best: 1
+    beam_size: 5
+    beam_alpha: 0.6
+    batch_size: 2000
+    batch_type: "token"
+    max_output_length: 200
+    eval_metrics: ["bleu"]
+training:
+    optimizer: "adam"
+    adam_betas: [0.9, 0.98]
+    scheduling: "noam"
+    learning_rate_factor: {NOAM_FACTOR:.4f}
+    learning_rate_warmup: 500
+    learning_rate_min: 1.0e-8
+    loss: "crossentropy"
+    label_smoothing: 0.1
+    normalization: "tokens"
+    batch_size: 4000
+    batch_type: "token"
+    batch_multiplier: 1
+    shuffle: True
+    epochs: 1000
+    updates: 1000000
+    logging_freq: 50
+    validation_freq: 500
+    early_stopping_metric: "bleu"
+    keep_best_ckpts: 2
+    print_valid_sents: []
+    overwrite: True
+model:
+    initializer: "xavier_uniform"
+    bias_initializer: "zeros"
+    init_gain: 1.0
+    embed_initializer: "xavier_uniform"
+    embed_init_gain: 1.0
+    tied_embeddings: True
+    tied_softmax: True
+    encoder:
+        type: "transformer"
+{layers}    decoder:
+        type: "transformer"
+{layers}"""
+
+
+# ---- training: the hour, cut from outside ----------------------------------------------------------------------
+
+# The line each toolkit logs when its training loop starts (the clock starts there, as s2s's max_time counts
+# training only), and Joey NMT's validation time (added to its deadline, as s2s leaves validation out).
+LOOP_STARTS = {"onmt": "Start training loop", "joey": "EPOCH 1"}
+JOEY_VALIDATION = re.compile(r"Evaluation result \(greedy\): .*, ([\d.]+)\[sec\]")
+
+
+def setup(tool: str, d: Path) -> Path:
+    """Write the peer's configuration (and vocabulary) into its run directory, fresh."""
+    import shutil
+
+    run = WORK / tool
+    if run.exists():
+        shutil.rmtree(run)
+    run.mkdir(parents=True)
+    venv = PEERS / tool / "venv" / "bin"
+    if tool == "onmt":
+        (run / "config.yaml").write_text(onmt_config(d, run))
+        subprocess.run([str(venv / "onmt_build_vocab"), "-config", str(run / "config.yaml"), "-n_sample", "-1"],
+                       check=True, capture_output=True)
+    else:
+        (run / "config.yaml").write_text(joey_config(d, run))
+        vocab = sorted({p for name in ("train.ko", "train.en") for line in (d / name).open(encoding="utf-8")
+                        for p in line.split()})
+        (run / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    return run
+
+
+def train_command(tool: str, run: Path) -> list[str]:
+    venv = PEERS / tool / "venv" / "bin"
+    if tool == "onmt":
+        return [str(venv / "onmt_train"), "-config", str(run / "config.yaml")]
+    return [str(venv / "python"), "-m", "joeynmt", "train", str(run / "config.yaml"), "--skip-test"]
+
+
+def train(tool: str, budget_s: float) -> dict:
+    """Train until the training time reaches the budget, then interrupt; returns the times and the load."""
+    from bench.common import LoadSampler, load_figures
+
+    run = WORK / tool
+    (run / "load-before.txt").write_text(f"{os.getloadavg()[0]:.2f}\n")
+    (run / "load-during.txt").touch()
+    log_path = run / "train.log"
+    sampler = LoadSampler(run / "load-during.txt")
+    env = {**os.environ, "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1", "GOMP_SPINCOUNT": "300000"}  # as s2s's rows
+    started, loop_started, validation_s = time.monotonic(), None, 0.0
+    with log_path.open("w") as log:
+        child = subprocess.Popen(train_command(tool, run), stdout=log, stderr=subprocess.STDOUT, env=env,
+                                 start_new_session=True)
+        sampler.start()
+        while child.poll() is None:
+            time.sleep(2)
+            text = log_path.read_text(errors="replace")
+            if loop_started is None and LOOP_STARTS[tool] in text:
+                loop_started = time.monotonic()
+            if tool == "joey":
+                validation_s = sum(float(s) for s in JOEY_VALIDATION.findall(text))
+            if loop_started is not None and time.monotonic() - loop_started >= budget_s + validation_s:
+                if tool == "joey":  # Joey NMT saves the weights on Ctrl-C
+                    child.send_signal(signal.SIGINT)
+                    try:
+                        child.wait(timeout=180)
+                    except subprocess.TimeoutExpired:
+                        pass
+                if child.poll() is None:  # OpenNMT-py saves nothing on a signal (its last save is <= 50 steps old):
+                    os.killpg(child.pid, signal.SIGKILL)  # stop it at once, so no later save counts
+                    child.wait()
+        sampler.stop()
+    if loop_started is None:
+        raise SystemExit(f"{NAMES[tool]} did not start training; see {log_path}")
+    return {"train_seconds": time.monotonic() - loop_started - validation_s, "validation_seconds": validation_s,
+            "startup_seconds": loop_started - started, **load_figures(run)}
+
+
+# ---- scoring: the same decoders, the same sacrebleu call ---------------------------------------------------------
+
+def checkpoint(tool: str, run: Path) -> Path:
+    """The peer's last save: the weights when the hour ended (Joey NMT saves on Ctrl-C, OpenNMT-py every 50 steps)."""
+    if tool == "onmt":
+        saved = sorted(run.glob("model_step_*.pt"), key=lambda p: int(p.stem.rsplit("_", 1)[1]))
+        if not saved:
+            raise SystemExit(f"OpenNMT-py saved no checkpoint; see {run / 'train.log'}")
+        return saved[-1]
+    latest = run / "model" / "latest.ckpt"
+    if not latest.exists():
+        raise SystemExit(f"Joey NMT saved no checkpoint; see {run / 'train.log'}")
+    return latest.resolve()
+
+
+def decode(tool: str, run: Path, ckpt: Path, source: Path, beam: int, out: Path) -> float:
+    """Translate `source` (pieces) into `out` (pieces) with the peer's own decoder; returns the wall seconds."""
+    venv = PEERS / tool / "venv" / "bin"
+    env = {**os.environ, "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1"}
+    started = time.monotonic()
+    if tool == "onmt":
+        subprocess.run([str(venv / "onmt_translate"), "-model", str(ckpt), "-src", str(source), "-output", str(out),
+                        "-gpu", "-1", "-batch_size", "2000", "-batch_type", "tokens", "-beam_size", str(beam),
+                        "-length_penalty", "wu", "-alpha", "0.6", "-max_length", "200"],
+                       check=True, capture_output=True, env=env)
+    else:
+        config = run / f"config.beam{beam}.yaml"
+        config.write_text((run / "config.yaml").read_text().replace(
+            "    beam_size: 5\n", f'    load_model: "{ckpt}"\n    beam_size: {beam}\n'))
+        with source.open() as src, out.open("w") as hyp:  # Joey NMT reads stdin, prints one hypothesis a line
+            subprocess.run([str(venv / "python"), "-m", "joeynmt", "translate", str(config)],
+                           stdin=src, stdout=hyp, stderr=subprocess.DEVNULL, check=True, env=env)
+    return time.monotonic() - started
+
+
+def score(tool: str, data: Path) -> dict:
+    """BLEU and chrF on dev and test, greedy and beam 5, of the peer's checkpoint, scored as `s2s evaluate`."""
+    import sentencepiece
+
+    from s2s import metrics
+
+    run, d = WORK / tool, WORK / "data"
+    ckpt = checkpoint(tool, run)
+    sp = sentencepiece.SentencePieceProcessor(model_file=str(data / "spm.model"))
+    row = {"checkpoint": ckpt.name, "steps": checkpoint_step(tool, ckpt, run)}
+    for split in ("dev", "test"):
+        refs = (data / f"{split}.en").read_text(encoding="utf-8").splitlines()
+        for decoder, beam in (("greedy", 1), ("beam", 5)):
+            out = run / f"{split}.{decoder}.pieces"
+            row[f"{split}_{decoder}_seconds"] = decode(tool, run, ckpt, d / f"{split}.ko", beam, out)
+            hyps = [sp.decode_pieces(line.split()) for line in out.read_text(encoding="utf-8").splitlines()]
+            if len(hyps) != len(refs):
+                raise SystemExit(f"{NAMES[tool]}: {len(hyps)} hypotheses for {len(refs)} {split} references ({out})")
+            (run / f"{split}.{decoder}.hyp").write_text("\n".join(hyps) + "\n", encoding="utf-8")
+            row[f"{split}_{decoder}_bleu"] = metrics.bleu(hyps, refs).value
+            row[f"{split}_{decoder}_chrf"] = metrics.chrf(hyps, refs).value
+    return row
+
+
+def checkpoint_step(tool: str, ckpt: Path, run: Path) -> int:
+    if tool == "onmt":
+        return int(ckpt.stem.rsplit("_", 1)[1])
+    return int(ckpt.stem) if ckpt.stem.isdigit() else -1
+
+
+def parameters(tool: str, run: Path) -> int:
+    """The parameter count the toolkit logs at start-up."""
+    pattern = r"\* number of parameters: (\d+)" if tool == "onmt" else r"Total params: (\d+)"
+    found = re.findall(pattern, (run / "train.log").read_text(errors="replace"))
+    return int(found[-1]) if found else -1
+
+
+def run_peer(tool: str, data: Path, budget_s: float) -> dict:
+    """Set up, train for the budget and score one peer; its row for bench.quality's table."""
+    print(f"{NAMES[tool]}: training for {budget_s / 60:.0f} minutes in {WORK / tool} "
+          f"(load {os.getloadavg()[0]:.2f})", file=sys.stderr, flush=True)
+    d = pieces(data)
+    run = setup(tool, d)
+    figures = train(tool, budget_s)
+    return {"arch": "transformer", "parameters": parameters(tool, run), **figures, **score(tool, data)}
