@@ -129,7 +129,7 @@ QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress displ
 SeedOpt = Annotated[Optional[int], typer.Option("--seed", help="Random seed (default: the recipe's).")]
 ModelOpt = Annotated[
     Optional[Path],
-    typer.Option("--model", "-m", help="Run directory or checkpoint file (default: runs/latest)."),
+    typer.Option("--model", "-m", help="Run directory, checkpoint file, or a directory made by `s2s export` (default: runs/latest)."),
 ]
 SetOpt = Annotated[
     Optional[List[str]],
