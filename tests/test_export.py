@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from reliability import leftovers, one_line_error, train_quietly
-from test_translate import Process, lines_of, translate
+from test_translate import AWKWARD, Process, lines_of, translate
 
 from s2s.ct2.manifest import MANIFEST
 from s2s.translator import ModelTranslator, Translator
@@ -198,12 +198,14 @@ def test_python_api_loads_either_and_streams(run, exported):
 
 
 def test_translate_and_evaluate_commands_take_the_directory(run, exported):
-    text = "안녕하세요.\n\n나는 학생이다.\n".encode()
-    ours = translate("-m", run, "--decoder", "greedy", "--scores", input=text)
-    theirs = translate("-m", exported, "--decoder", "greedy", "--scores", input=text)
+    awkward = ("\n".join(AWKWARD) + "\n").encode()  # empty lines, a 5,005-character line, emoji, other scripts
+    ours = translate("-m", run, "--decoder", "greedy", "--scores", input=awkward)
+    theirs = translate("-m", exported, "--decoder", "greedy", "--scores", input=awkward)
     assert theirs.exit_code == 0 and theirs.stderr == "", theirs.output
     mine, exp = lines_of(ours.stdout), lines_of(theirs.stdout)
-    assert [m.split("\t")[0] for m in mine] == [e.split("\t")[0] for e in exp] and exp[1] == ""
+    assert len(exp) == len(AWKWARD) and [e == "" for e in exp] == [not line.strip() for line in AWKWARD]
+    assert [m.split("\t")[0] for m in mine] == [e.split("\t")[0] for e in exp]
+    text = "안녕하세요.\n\n나는 학생이다.\n".encode()
     nbest = lines_of(translate("-m", exported, "--beam", "3", "--nbest", "2", input=text).stdout)
     assert len(nbest) == 3 and len(nbest[0].split("\t")) == 4 and nbest[1] == ""
     sampled = [translate("-m", exported, "--decoder", "sample", "--seed", "7", "--nbest", "2", input=text).stdout
