@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
-	$(BIN)/python -m pip install --quiet -e ".[test,plot,xlsx]"
+	$(BIN)/python -m pip install --quiet -e ".[test,plot,xlsx,ct2]"
 	touch $@
 
 # The main job end to end on the bundled Tatoeba sample: prepare -> train (tiny recipe) -> evaluate -> translate.

@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-ALL = ["prepare", "train", "decode", "peers", "exposure_bias", "robustness", "threads", "precision"]
+ALL = ["prepare", "train", "decode", "peers", "ct2", "exposure_bias", "robustness", "threads", "precision"]
 LONG = ["quality"]  # hours: run by name only (`python -m bench quality`, or `python -m bench.quality --only ...`)
 
 

@@ -71,7 +71,7 @@ def child(recipe_name: str, strategy: str, beam: int, sentences: int, vocab_path
     from s2s.data.subwords import Vocab
     from s2s.models.base import build_model
     from s2s.registry import DECODERS
-    from s2s.translator import Translator
+    from s2s.translator import ModelTranslator
     from s2s.typed import to_mapping
 
     recipe = load_recipe(REPO / "recipes" / f"{recipe_name}.yaml")
@@ -84,7 +84,7 @@ def child(recipe_name: str, strategy: str, beam: int, sentences: int, vocab_path
         values = {"length_penalty": recipe_beam.get("length_penalty", 0.0), "beam_size": beam, **forced}
     else:
         values = forced
-    translator = Translator(model, vocab, vocab, strategy, DECODERS.build_config(strategy, values, "decode"))
+    translator = ModelTranslator(model, vocab, vocab, strategy, DECODERS.build_config(strategy, values, "decode"))
     lines = [ko for ko, _ in read_pairs(KO_EN / "dev.tsv", sentences)]
     translator.translate(lines[:WARM_UP])
     before = vm_hwm()

@@ -102,6 +102,8 @@ def decode_s2s(checkpoint: Path, beam: int, test: Path, refs: Path, threads: int
                min_len: int = 0) -> dict:
     """Decode the test set in a child process (its own peak memory); seconds = generation time inside it.
 
+    `checkpoint` may also be a directory made by `s2s export` (bench/ct2.py): it then decodes with CTranslate2.
+
     `min_len` > 0 forbids EOS before that many tokens: on a 300-step model, which ends almost every hypothesis at
     once, it makes the decoder do a converged model's work (the references average 15 tokens).
     """
@@ -125,7 +127,7 @@ def _decode_child(checkpoint: str, beam: int, test: str, refs: str, out: str, mi
     overrides = {"beam_size": beam} if beam > 1 else {}
     if min_len:
         overrides["min_len"] = min_len
-    translator = Translator.from_checkpoint(Path(checkpoint), strategy, overrides)
+    translator = Translator.load(Path(checkpoint), strategy, overrides)
     lines = Path(test).read_text().splitlines()
     references = Path(refs).read_text().splitlines()
     # batches of 64 sentences, as the peers decode; sorted by length first so a batch pads little

@@ -1,7 +1,7 @@
 """`s2s evaluate`: translate a source file (or take existing output) and score it against references.
 
 The default is the newest run, its data directory's test split and the recipe's own decoder, so
-`s2s evaluate --bleu` needs no other flag. Scores come from `s2s.metrics` (sacrebleu) with their signatures.
+`s2s evaluate --bleu` needs no other flag; `-m` may also name a directory made by `s2s export`. Scores come from `s2s.metrics` (sacrebleu) with their signatures.
 Korean targets are tokenised for BLEU with sacrebleu's `ko-mecab` when `pip install "sacrebleu[ko]"` has been
 run; otherwise BLEU falls back to `13a` and the result carries a note that says so (chrF needs no tokenizer).
 Not here: the table and JSON printing (`s2s.cli`), the metrics themselves (`s2s.metrics`).
@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from s2s.atomic import atomic_write_bytes
-from s2s.checkpoint import load_checkpoint, resolve_checkpoint
 from s2s.errors import S2SError
 from s2s.metrics import Score, bleu, bleu_tokenizer, chrf, ter
+from s2s.translator import Translator, open_model
 from s2s.validation import read_lines
 from s2s.wording import count
 
@@ -77,11 +77,9 @@ def evaluate(model: Optional[Path] = None, split: str = "test", src: Optional[Pa
         hypotheses, references = _read(hyp, "hypothesis"), _read(ref, "reference")
         _aligned(hypotheses, hyp, references, ref)
         source = f"{hyp} vs {ref}"
-        lang = tgt_lang or (load_checkpoint(resolve_checkpoint(model)).tgt_lang if model else guess_lang(references))
+        lang = tgt_lang or (open_model(model).tgt_lang if model else guess_lang(references))
     else:
-        from s2s.translator import Translator
-
-        ckpt = load_checkpoint(resolve_checkpoint(model))
+        ckpt = open_model(model)  # a run's checkpoint or an exported directory's manifest
         if src is not None or ref is not None:
             if src is None or ref is None:
                 raise S2SError("--src and --ref go together: a source file to translate and its references")
@@ -99,7 +97,7 @@ def evaluate(model: Optional[Path] = None, split: str = "test", src: Optional[Pa
             source = f"{split} split of {data_dir}"
         if not references:  # before loading the model and translating nothing
             raise S2SError(f"nothing to score: {ref if ref is not None else ref_file} is empty")
-        translator = Translator.from_checkpoint(ckpt, strategy, decode_overrides, device)
+        translator = Translator.load(ckpt, strategy, decode_overrides, device)
         done = 0
 
         def advance(n: int) -> None:

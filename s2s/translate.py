@@ -1,8 +1,9 @@
 """`s2s translate`: stdin to stdout, one output line per input line, in order, streamed.
 
-Input is read in chunks as it becomes available (`s2s.streaming`), so `tail -f log | s2s translate` and
-interactive use show each translation while the input is still open; inside a chunk the `Translator` sorts by
-length and restores the order. Only translations go to stdout, as UTF-8 whatever the locale; messages go to
+Input is read in chunks as it becomes available (`Translator.translate_stream`, through `s2s.streaming`), so
+`tail -f log | s2s translate` and interactive use show each translation while the input is still open; inside a
+chunk the `Translator` sorts by length and restores the order. The model is a run or an exported directory
+(`Translator.load`). Only translations go to stdout, as UTF-8 whatever the locale; messages go to
 stderr. An empty (or blank) input line gives an empty output line, whatever the options. A closed stdout
 (`| head -3`) is the caller's to handle quietly (`s2s.cli`).
 """
@@ -13,10 +14,8 @@ import sys
 from pathlib import Path
 from typing import BinaryIO, Callable, Optional
 
-from s2s.checkpoint import load_checkpoint, resolve_checkpoint
 from s2s.errors import S2SError
-from s2s.streaming import read_chunks
-from s2s.translator import Translation, Translator
+from s2s.translator import ModelTranslator, Translation, Translator
 
 # Lines translated together. A chunk is cut short whenever no more input is ready, so this bounds memory and
 # the batch, never the latency of an interactive line.
@@ -53,8 +52,10 @@ def translate_stream(model: Optional[Path], strategy: Optional[str], decode_over
     overrides = dict(decode_overrides)
     if nbest > 1:
         overrides["nbest"] = nbest
-    ckpt = load_checkpoint(resolve_checkpoint(model))
-    translator = Translator.from_checkpoint(ckpt, strategy, overrides, device)  # refuses --nbest with greedy
+    translator = Translator.load(model, strategy, overrides, device)  # refuses --nbest with greedy
+    if observe is not None and not isinstance(translator, ModelTranslator):
+        raise S2SError(f"--attention: {model} is an exported model, which gives no attention weights; use the run "
+                       "it was exported from (its manifest names it) with s2s's own decoder")
     source: BinaryIO
     if input is not None:
         try:
@@ -73,17 +74,14 @@ def translate_stream(model: Optional[Path], strategy: Optional[str], decode_over
         sys.stdout.flush()  # the bytes below go under the text layer: nothing of it may be left to come after
     count = 0
     try:
-        for chunk in read_chunks(source, chunk_lines):
-            translations = translator.translate(chunk)
+        for translation in translator.translate_stream(source, chunk_lines):
             if observe is not None:
-                for line, translation in zip(chunk, translations):
-                    observe(translator, line, translation)
-            text = "".join(format_line(t, nbest, scores) + "\n" for t in translations)
-            data = memoryview(text.encode("utf-8"))
+                observe(translator, translation.source, translation)
+            data = memoryview((format_line(translation, nbest, scores) + "\n").encode("utf-8"))
             while data:  # a short write (a full disk under stdout) must not drop lines silently: the retry raises
                 data = data[sink.write(data):]
-            sink.flush()
-            count += len(chunk)
+            sink.flush()  # each line as soon as it is translated: the next may wait for input
+            count += 1
     except OSError as err:  # a full disk or a file-size limit; a reader that left (`| head`) is the CLI's to end
         if isinstance(err, BrokenPipeError):
             raise

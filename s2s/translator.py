@@ -1,26 +1,41 @@
-"""A trained model ready to translate text: the checkpoint's model, its two vocabularies and a decoder.
+"""Text in, text out: a trained model, its two vocabularies and a decoder, behind one interface.
 
-Used by `s2s translate`, `s2s evaluate` and the validation inside training, so text is encoded, batched,
-decoded and detokenised in exactly one way. Sentences are sorted by length inside a call so each batch pads
-little, and the results come back in input order. An empty line translates to an empty line without touching
-the model.
+`Translator.load(path)` opens what `-m` names -- a run directory, a checkpoint file, or a directory made by
+`s2s export` -- and is what `s2s translate`, `s2s evaluate` and a Python user call:
+
+    from s2s import Translator
+    t = Translator.load("runs/x")
+    [r.text for r in t.translate(["안녕하세요."])]
+    for r in t.translate_stream(sys.stdin): print(r.text)  # one result per line, as lines arrive
+
+Text is encoded, batched, decoded and detokenised in exactly one way (`Translator.translate`): sentences are
+sorted by length inside a call so each batch pads little, and the results come back in input order; an empty line
+translates to an empty line without touching the model. What differs between engines is `decode_ids` alone:
+`ModelTranslator` runs s2s's own decoders on the torch model (also inside training, for validation);
+`s2s.ct2.translator.ExportedTranslator` runs CTranslate2 on an exported directory.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import IO, Any, Callable, Iterable, Iterator, Optional, Sequence, Union
 
 import torch
 
-from s2s.checkpoint import Checkpoint, load_checkpoint, load_weights
+from s2s.checkpoint import Checkpoint, load_checkpoint, load_weights, resolve_checkpoint
 from s2s.config import Recipe, recipe_from_dict
+from s2s.ct2.manifest import Export, is_export, read_export
 from s2s.data.subwords import Vocab
 from s2s.decoding import Hypothesis
 from s2s.errors import ConfigError, S2SError
 from s2s.models.base import Seq2Seq, build_model
 from s2s.registry import DECODERS
+from s2s.streaming import read_chunks
+
+# Lines `translate_stream` translates together when its input is not a file being written to as it is read.
+STREAM_LINES = 256
 
 
 @dataclass
@@ -28,37 +43,50 @@ class Translation:
     candidates: list[str]  # the n-best hypotheses detokenised, best first (empty for an empty input line)
     hypotheses: list[Hypothesis]  # the same, as decoded (tokens, scores, attention)
     src_pieces: list[str]  # source subwords, for attention plots
+    source: str = ""  # the input line
 
     @property
     def text(self) -> str:
         return self.candidates[0] if self.candidates else ""
 
 
-class Translator:
-    def __init__(self, model: Seq2Seq, src_vocab: Vocab, tgt_vocab: Vocab, strategy: str, decode_config: Any,
-                 device: str = "cpu", max_src_len: int = 512, batch_tokens: int = 4096):
-        self.model = model.eval()
+def open_model(target: Union[Path, str, None]) -> Union[Checkpoint, Export]:
+    """What `-m` names, opened without building a model: a checkpoint (of a run directory or a file, None being
+    runs/latest) or an exported directory's manifest. Both say `data_dir`, `src_lang` and `tgt_lang`."""
+    if target is not None and is_export(Path(target)):
+        return read_export(Path(target))
+    return load_checkpoint(resolve_checkpoint(None if target is None else Path(target)))
+
+
+class Translator(ABC):
+    """Lines of text to `Translation`s with the vocabularies and the decoding strategy it was given."""
+
+    def __init__(self, src_vocab: Vocab, tgt_vocab: Vocab, strategy: str, decode_config: Any,
+                 max_length: Optional[int], max_src_len: int = 512, batch_tokens: int = 4096):
         self.src_vocab, self.tgt_vocab = src_vocab, tgt_vocab
         self.strategy, self.decode_config = strategy, decode_config
-        self.device = torch.device(device)
         # Longer inputs are cut (a 5,000-character line must still give a line), and never beyond what the model
         # can encode: a Transformer has no position past its max_positions.
-        limit = model.max_length
-        self.max_src_len = max_src_len if limit is None else min(max_src_len, limit)
+        self.max_src_len = max_src_len if max_length is None else min(max_src_len, max_length)
         self.batch_tokens = batch_tokens
 
     @classmethod
+    def load(cls, target: Union[Path, str, Checkpoint, Export, None], strategy: Optional[str] = None,
+             decode_overrides: Optional[dict] = None, device: str = "cpu") -> "Translator":
+        """A run directory, a checkpoint file or an exported directory (None: runs/latest), or one already
+        opened by `open_model`, with the recipe's decoder or `strategy`, and `decode_overrides` on top."""
+        opened = target if isinstance(target, (Checkpoint, Export)) else open_model(target)
+        if isinstance(opened, Export):
+            from s2s.ct2.translator import ExportedTranslator
+
+            return ExportedTranslator.from_export(opened, strategy, decode_overrides, device)
+        return ModelTranslator.from_checkpoint(opened, strategy, decode_overrides, device)
+
+    @classmethod
     def from_checkpoint(cls, ckpt: Checkpoint | Path, strategy: Optional[str] = None,
-                        decode_overrides: Optional[dict] = None, device: str = "cpu") -> "Translator":
-        if not isinstance(ckpt, Checkpoint):
-            ckpt = load_checkpoint(Path(ckpt))
-        recipe = recipe_from_dict(ckpt.recipe, name="checkpoint")
-        src_vocab, tgt_vocab = Vocab.from_bytes(ckpt.src_vocab), Vocab.from_bytes(ckpt.tgt_vocab)
-        model = build_model(recipe.model.name, recipe.model.config, src_vocab.size, tgt_vocab.size)
-        load_weights(model, ckpt)
-        model.to(device)
-        name, config = decoder_from(recipe, strategy, decode_overrides)
-        return cls(model, src_vocab, tgt_vocab, name, config, device)
+                        decode_overrides: Optional[dict] = None, device: str = "cpu") -> "ModelTranslator":
+        """s2s's own decoder on a checkpoint (or the checkpoint file at `ckpt`)."""
+        return ModelTranslator.from_checkpoint(ckpt, strategy, decode_overrides, device)
 
     def translate(self, lines: Sequence[str], progress: Optional[Callable[[int], None]] = None) -> list[Translation]:
         """One `Translation` per line, in order; `progress(n)` is called after each batch with its n sentences."""
@@ -72,10 +100,48 @@ class Translator:
             hyps = self.decode_ids([encoded[i] for i in batch])
             for i, nbest in zip(batch, hyps):
                 results[i] = Translation([self.tgt_vocab.decode(h.tokens) for h in nbest], nbest,
-                                         self.src_vocab.pieces(encoded[i]))
+                                         self.src_vocab.pieces(encoded[i]), lines[i])
             if progress is not None:
                 progress(len(batch))
-        return [r if r is not None else Translation([], [], []) for r in results]
+        return [r if r is not None else Translation([], [], [], line) for r, line in zip(results, lines)]
+
+    def translate_stream(self, lines: Union[Iterable[str], IO], chunk_lines: int = STREAM_LINES
+                         ) -> Iterator[Translation]:
+        """One `Translation` per input line, in order, yielded as soon as the lines before it are translated.
+
+        An open file or stdin (text or bytes) is read as lines arrive (`s2s.streaming.read_chunks`), so a line
+        typed interactively is answered before the next is read; any other iterable is taken `chunk_lines` at a
+        time. Lines end at "\\n" only; bytes that are not UTF-8 are read as U+FFFD.
+        """
+        for chunk in read_chunks(lines, chunk_lines):
+            yield from self.translate(chunk)
+
+    @abstractmethod
+    def decode_ids(self, sources: list[list[int]]) -> list[list[Hypothesis]]:
+        """The n-best hypotheses of each source (subword ids, none empty), best first."""
+
+
+class ModelTranslator(Translator):
+    """s2s's own decoders (`s2s.decoding`) on a torch model: every architecture, every strategy."""
+
+    def __init__(self, model: Seq2Seq, src_vocab: Vocab, tgt_vocab: Vocab, strategy: str, decode_config: Any,
+                 device: str = "cpu", max_src_len: int = 512, batch_tokens: int = 4096):
+        super().__init__(src_vocab, tgt_vocab, strategy, decode_config, model.max_length, max_src_len, batch_tokens)
+        self.model = model.eval()
+        self.device = torch.device(device)
+
+    @classmethod
+    def from_checkpoint(cls, ckpt: Checkpoint | Path, strategy: Optional[str] = None,
+                        decode_overrides: Optional[dict] = None, device: str = "cpu") -> "ModelTranslator":
+        if not isinstance(ckpt, Checkpoint):
+            ckpt = load_checkpoint(Path(ckpt))
+        recipe = recipe_from_dict(ckpt.recipe, name="checkpoint")
+        src_vocab, tgt_vocab = Vocab.from_bytes(ckpt.src_vocab), Vocab.from_bytes(ckpt.tgt_vocab)
+        model = build_model(recipe.model.name, recipe.model.config, src_vocab.size, tgt_vocab.size)
+        load_weights(model, ckpt)
+        model.to(device)
+        name, config = decoder_from(recipe, strategy, decode_overrides)
+        return cls(model, src_vocab, tgt_vocab, name, config, device)
 
     @torch.inference_mode()
     def decode_ids(self, sources: list[list[int]]) -> list[list[Hypothesis]]:
@@ -141,4 +207,4 @@ def _length_batches(order: list[int], encoded: list[list[int]], batch_tokens: in
         yield batch
 
 
-__all__ = ["Translator", "Translation", "decoder_from", "CLI_FLAGS", "replace"]
+__all__ = ["Translator", "ModelTranslator", "Translation", "open_model", "decoder_from", "CLI_FLAGS", "replace"]

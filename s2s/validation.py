@@ -19,7 +19,7 @@ from s2s.data.subwords import Vocab
 from s2s.errors import S2SError
 from s2s.metrics import bleu
 from s2s.models.base import Seq2Seq
-from s2s.translator import Translator, decoder_from
+from s2s.translator import ModelTranslator, decoder_from
 
 
 def read_lines(path: Path) -> list[str]:
@@ -72,7 +72,7 @@ class Validator:
             result = {"dev_loss": loss, "dev_ppl": math.exp(min(loss, 50))}
             if self.recipe.train.valid_bleu and self.sources:
                 device = str(next(model.parameters()).device)
-                translator = Translator(model, self.src_vocab, self.tgt_vocab, "greedy", self.greedy, device)
+                translator = ModelTranslator(model, self.src_vocab, self.tgt_vocab, "greedy", self.greedy, device)
                 hyps = [t.text for t in translator.translate(self.sources)]
                 result["dev_bleu"] = bleu(hyps, self.references, self.tgt_lang).value
                 same = sum(h.split() == r.split() for h, r in zip(hyps, self.references))
