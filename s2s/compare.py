@@ -85,7 +85,7 @@ def compare(runs: Sequence[Path], split: str = "test", src: Optional[Path] = Non
     from s2s.translator import Translator
 
     if not runs and not hyps:
-        raise S2SError("no runs given: name two or more run directories (or checkpoint files) to compare")
+        raise S2SError("nothing to compare: name run directories (or checkpoint files), or --hyp NAME=FILE with --src and --ref")
     if hyps and (src is None or ref is None):
         raise S2SError("--hyp needs --src and --ref: the source the translations were made from and its references")
     if unit == "subwords" and not runs:
