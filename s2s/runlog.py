@@ -59,9 +59,11 @@ class RunLog:
     """
 
     def __init__(self, run_dir: Optional[Path], total_steps: int, start_step: int, quiet: bool = False,
-                 terminal: Optional[bool] = None):
+                 terminal: Optional[bool] = None, budget: Optional[float] = None, start_seconds: float = 0.0):
         """`run_dir` None: log nothing to files (the other ranks of a distributed run). `terminal` None: ask
-        whether stderr is one."""
+        whether stderr is one. `budget`: `train.max_time` in seconds, which then drives the bar and the ETA
+        (a run of `max_time: 1h` and `max_steps: 100000` ends with the hour, not at step 100,000)."""
+        self.budget = budget
         self.file = open(run_dir / "metrics.jsonl", "a", encoding="utf-8") if run_dir is not None else None
         self.quiet = quiet
         self.total_steps = total_steps
@@ -82,11 +84,14 @@ class RunLog:
             from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+            # With a budget the bar measures training time (its end is the budget's), and counts steps beside it.
+            counter = TextColumn("step {task.fields[step]}") if budget else MofNCompleteColumn()
             self.progress = Progress(
-                TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                TextColumn("[bold]train"), BarColumn(), counter, TimeRemainingColumn(),
                 console=Console(file=sys.stderr), transient=True,
             )
-            self.task = self.progress.add_task("train", total=total_steps, completed=start_step)
+            self.task = self.progress.add_task("train", total=budget or total_steps,
+                                               completed=start_seconds if budget else start_step, step=start_step)
             self.progress.start()
 
     def log(self, record: dict) -> None:
@@ -100,19 +105,24 @@ class RunLog:
                 if key not in ("step", "time", "kind") and isinstance(value, (int, float)):
                     self.tb.add_scalar(f"{record.get('kind', 'train')}/{key}", value, record.get("step", 0))
 
-    def show(self, step: int, status: str) -> None:
-        """Advance the bar to `step`; a non-empty `status` is a log interval's figures and stays as a line."""
+    def show(self, step: int, status: str, train_seconds: float = 0.0) -> None:
+        """Advance the bar to `step` (with a budget: to `train_seconds`); a non-empty `status` is a log interval's
+        figures and stays as a line."""
         if self.progress is not None:
-            self.progress.update(self.task, completed=step)
+            self.progress.update(self.task, completed=train_seconds if self.budget else step, step=step)
         if status and not self.quiet:
-            self.message(f"step {step:>{self.width}}/{self.total_steps}  {status}  eta {self._eta(step)}")
+            self.message(f"step {step:>{self.width}}/{self.total_steps}  {status}  eta {self._eta(step, train_seconds)}")
 
-    def _eta(self, step: int) -> str:
+    def _eta(self, step: int, train_seconds: float) -> str:
+        """Training time left to `max_steps` at this process's pace, or to the budget when that comes first."""
         began, first = self.started
         done = step - first
-        if done <= 0 or step >= self.total_steps:
-            return "0:00:00"
-        left = (time.perf_counter() - began) / done * (self.total_steps - step)
+        left = (time.perf_counter() - began) / done * (self.total_steps - step) if 0 < done else 0.0
+        if step >= self.total_steps:
+            left = 0.0
+        elif self.budget is not None:
+            left = min(left, self.budget - train_seconds) if done > 0 else self.budget - train_seconds
+        left = max(left, 0.0)
         return f"{int(left // 3600)}:{int(left % 3600 // 60):02d}:{int(left % 60):02d}"
 
     def message(self, text: str, always: bool = False) -> None:

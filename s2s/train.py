@@ -220,7 +220,8 @@ def train(recipe: Recipe, data_dir: Path, run_dir: Path, resume: bool = False, q
                                      recipe.data.subword_alpha, cfg.seed)
     stream = BatchStream(train_data, recipe, resample)
     objective = wrap(Objective(model, recipe), world)
-    log = RunLog(run_dir if world.is_main else None, cfg.max_steps, state.step, quiet or not world.is_main)
+    log = RunLog(run_dir if world.is_main else None, cfg.max_steps, state.step, quiet or not world.is_main,
+                 budget=cfg.max_time_seconds, start_seconds=state.train_seconds)
     if resume and world.is_main:  # once the run, its recipe and its data have been checked: which run, which data
         log.message(f"resuming {run_dir} from step {state.step} (data {data_dir})")
     log.message(f"{recipe.model.name}: {count(model.num_parameters(), 'parameter')}; {count(len(train_data), 'training pair')} "
@@ -297,7 +298,7 @@ def train(recipe: Recipe, data_dir: Path, run_dir: Path, resume: bool = False, q
                         _log_window(state, log, lr, ratio, comp, time.perf_counter() - window_start)
                         window_start = time.perf_counter()
                     else:
-                        log.show(state.step, "")
+                        log.show(state.step, "", state.train_seconds)
                     state.valid_pending = state.step % cfg.valid_every == 0 or state.step == cfg.max_steps
                     if not state.valid_pending and (
                             cfg.save_every and state.step % cfg.save_every == 0
@@ -329,7 +330,8 @@ def _log_window(state: TrainState, log: RunLog, lr: float, ratio: float, comp: f
               "tf_ratio": ratio, "competence": comp, "train_seconds": state.train_seconds}
     log.log(record)
     log.show(state.step, f"loss {mean_loss:.3f}  ppl {record['ppl']:.1f}  {rate:,.0f} tok/s  "
-                         f"lr {lr:.2e}  tf {ratio:.2f}" + (f"  comp {comp:.2f}" if comp < 1 else ""))
+                         f"lr {lr:.2e}  tf {ratio:.2f}" + (f"  comp {comp:.2f}" if comp < 1 else ""),
+             state.train_seconds)
     state.window_tokens, state.window_loss, state.window_steps = 0, 0.0, 0
 
 

@@ -5,6 +5,7 @@ import pty
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,3 +55,17 @@ def test_latest_is_kept_in_a_runs_folder_only(prepared_sample, tmp_path):
         assert _train(prepared_sample, out, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL).wait() == 0
     assert not (tmp_path / "elsewhere" / "latest").exists()  # no stray link beside an --out of the user's choosing
     assert (tmp_path / "runs" / "latest").resolve() == (tmp_path / "runs" / "run").resolve()
+
+
+def test_the_eta_counts_down_the_time_budget_when_it_ends_the_run_first():
+    from s2s.runlog import RunLog
+
+    budgeted = RunLog(None, total_steps=100000, start_step=0, quiet=True, terminal=False, budget=3600)
+    budgeted.started = (time.perf_counter() - 60, 0)  # 10 steps in a minute: 100,000 steps would take days
+    assert budgeted._eta(10, train_seconds=600) == "0:50:00"  # not the 100,000 steps' many hours
+    assert budgeted._eta(0, train_seconds=0) == "1:00:00"
+    assert budgeted._eta(10, train_seconds=3700) == "0:00:00"
+    plain = RunLog(None, total_steps=30, start_step=0, quiet=True, terminal=False)
+    plain.started = (time.perf_counter() - 60, 0)
+    assert plain._eta(30, train_seconds=5) == "0:00:00"
+    assert plain._eta(10, train_seconds=5) == "0:02:00"  # 20 steps left at 6 s a step
