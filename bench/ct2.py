@@ -97,13 +97,13 @@ def _weights_bytes(model: Path) -> int:
         return (model / "model.bin").stat().st_size
     from s2s.checkpoint import load_checkpoint
 
-    return 4 * int((load_checkpoint(model).info or {})["parameters"])
+    return 4 * load_checkpoint(model).info.parameters
 
 
 def parity(run: Path) -> tuple[list[list], int]:
     """Identical hypotheses and BLEU of each export against s2s's own decoder on the run's dev sentences."""
     from s2s.metrics import bleu
-    from s2s.translator import Translator, open_model
+    from s2s.translator import DecodeOptions, Translator, open_model
 
     ckpt = open_model(run)
     data = Path(ckpt.data_dir)
@@ -111,15 +111,15 @@ def parity(run: Path) -> tuple[list[list], int]:
     references = (data / f"dev.{ckpt.tgt_lang}").read_text(encoding="utf-8").splitlines()[:PARITY_SENTENCES]
     out = CACHE / "ct2-parity"
     exports = {q: export(run, out / f"{Path(run).name}-{q}", q) for q in ("float32", "int8")}
-    recipe_beam = {k: v for k, v in (ckpt.recipe.get("decode") or {}).items() if k == "length_penalty"}
+    alpha = getattr(ckpt.recipe.decode.config, "length_penalty", None)
     rows = []
-    for strategy, overrides in (("greedy", {}), ("beam", {"beam_size": 5, **recipe_beam})):
-        label = "greedy" if strategy == "greedy" else f"beam 5, alpha {recipe_beam.get('length_penalty', 0.0)}"
+    for options in (DecodeOptions("greedy"), DecodeOptions("beam", beam_size=5, length_penalty=alpha)):
+        label = "greedy" if options.strategy == "greedy" else f"beam 5, alpha {alpha or 0.0}"
         print(f"parity: {label} ...", file=sys.stderr, flush=True)
-        own = [t.text for t in Translator.load(ckpt, strategy, overrides).translate(sources)]
+        own = [t.text for t in Translator.load(ckpt, options).translate(sources)]
         own_bleu = bleu(own, references, ckpt.tgt_lang).value
         for quantization, directory in exports.items():
-            theirs = [t.text for t in Translator.load(directory, strategy, overrides).translate(sources)]
+            theirs = [t.text for t in Translator.load(directory, options).translate(sources)]
             same = 100.0 * sum(a == b for a, b in zip(own, theirs)) / len(sources)
             their_bleu = bleu(theirs, references, ckpt.tgt_lang).value
             gap = their_bleu - own_bleu

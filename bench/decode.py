@@ -67,6 +67,7 @@ def child(recipe_name: str, strategy: str, beam: int, sentences: int, vocab_path
 
     torch.set_num_threads(threads)
 
+    from s2s import fast
     from s2s.config import load_recipe
     from s2s.data.subwords import Vocab
     from s2s.models.base import build_model
@@ -77,7 +78,7 @@ def child(recipe_name: str, strategy: str, beam: int, sentences: int, vocab_path
     recipe = load_recipe(REPO / "recipes" / f"{recipe_name}.yaml")
     vocab = Vocab.from_bytes(vocab_path.read_bytes())
     torch.manual_seed(0)
-    model = build_model(recipe.model.name, recipe.model.config, vocab.size, vocab.size)
+    model = fast.for_decoding(build_model(recipe.model.name, recipe.model.config, vocab.size, vocab.size))
     forced = {"max_len_a": ratio, "max_len_b": 1, "min_len": 1_000_000}  # every output: floor(r * S) + 1
     if strategy == "beam":
         recipe_beam = to_mapping(recipe.decode.config) if recipe.decode.name == "beam" else {}

@@ -119,15 +119,14 @@ def decode_s2s(checkpoint: Path, beam: int, test: Path, refs: Path, threads: int
 def _decode_child(checkpoint: str, beam: int, test: str, refs: str, out: str, min_len: int = 0) -> None:
     import torch
 
-    from s2s.translator import Translator
+    from dataclasses import replace
+
+    from s2s.translator import DecodeOptions, Translator
 
     if os.environ.get("S2S_BENCH_THREADS"):
         torch.set_num_threads(int(os.environ["S2S_BENCH_THREADS"]))
-    strategy = "beam" if beam > 1 else "greedy"
-    overrides = {"beam_size": beam} if beam > 1 else {}
-    if min_len:
-        overrides["min_len"] = min_len
-    translator = Translator.load(Path(checkpoint), strategy, overrides)
+    options = DecodeOptions("beam", beam_size=beam) if beam > 1 else DecodeOptions("greedy")
+    translator = Translator.load(Path(checkpoint), replace(options, min_len=min_len or None))
     lines = Path(test).read_text().splitlines()
     references = Path(refs).read_text().splitlines()
     # batches of 64 sentences, as the peers decode; sorted by length first so a batch pads little

@@ -28,7 +28,8 @@ def child(setting: str, steps: int, data: Path, run: Path) -> None:
     import torch
 
     import s2s.train
-    from s2s.config import find_recipe, load_recipe
+    from s2s.bundled import find_recipe
+    from s2s.config import load_recipe
 
     if setting == "bf16-plain":  # autocast alone, as before s2s/fast.py kept the attention in float32
         s2s.train.mixed_precision = lambda device, precision: torch.autocast(device.type, dtype=torch.bfloat16)

@@ -5,6 +5,7 @@
     python -m bench.quality --budget 10m --only gru,lstm
     python -m bench.quality --peers                # OpenNMT-py and Joey NMT on the same work (bench/quality_peers.py)
     python -m bench.quality --markdown             # the table so far, for docs/results.md; trains nothing
+    python -m bench.quality --side-by-side 5       # 5 dev sentences as every row translated them (Markdown)
 
 Each recipe trains with `train.max_time` set to the budget (training time; validations are not counted) into
 `$S2S_BENCH_CACHE/quality/<recipe>`, on the ko-en data directory every benchmark shares (bench/common.py). A run
@@ -155,6 +156,24 @@ def print_markdown(results: dict) -> None:
             print("| " + " | ".join(str(c) for c in cells(name, results[name])) + " |")
 
 
+def side_by_side(results: dict, data: Path, count: int) -> None:
+    """`count` dev sentences spread over the source lengths (the 10th to 90th percentile of the first 300), each with
+    its reference and every archived row's beam translation, as Markdown."""
+    sources = (data / "dev.ko").read_text(encoding="utf-8").splitlines()
+    references = (data / "dev.en").read_text(encoding="utf-8").splitlines()
+    by_length = sorted(range(min(300, len(sources))), key=lambda i: (len(sources[i].split()), i))
+    picks = [by_length[round((0.1 + 0.8 * k / max(count - 1, 1)) * (len(by_length) - 1))] for k in range(count)]
+    names = [n for n in [*RECIPES, *quality_peers.TOOLS] if n in results and (ARCHIVE / n / "dev.beam.hyp").is_file()]
+    hyps = {n: (ARCHIVE / n / "dev.beam.hyp").read_text(encoding="utf-8").splitlines() for n in names}
+    for i in picks:
+        print(f"**dev line {i + 1}** ({len(sources[i].split())} words)\n")
+        print("| | |\n|---|---|")
+        print(f"| source | {sources[i]} |\n| reference | {references[i]} |")
+        for n in names:
+            print(f"| {quality_peers.NAMES.get(n, n)} | {hyps[n][i]} |")
+        print()
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.quality", description=__doc__.splitlines()[0])
     parser.add_argument("--only", help="comma-separated recipes, or peers with --peers (default: all)")
@@ -163,6 +182,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--budget", default="1h", help="training time per recipe (train.max_time), e.g. 1h, 20m")
     parser.add_argument("--fresh", action="store_true", help="train again even where a row or a run exists")
     parser.add_argument("--markdown", action="store_true", help="print the rows so far as a Markdown table and stop")
+    parser.add_argument("--side-by-side", type=int, metavar="N",
+                        help="print N dev sentences as every archived row translated them, and stop")
     args = parser.parse_args(argv)
     choices = quality_peers.TOOLS if args.peers else RECIPES
     names = [n.strip() for n in (args.only or ",".join(choices)).split(",") if n.strip()]
@@ -176,6 +197,9 @@ def main(argv: list[str]) -> int:
     if not have_shared("bench.quality"):
         return 0
     data = prepared_koen()
+    if args.side_by_side:
+        side_by_side(results, data, args.side_by_side)
+        return 0
     for name in names:
         if name in results and results[name]["budget"] == args.budget and not args.fresh:
             print(f"{name}: done at {results[name]['commit']} (--fresh to redo)", file=sys.stderr)

@@ -129,7 +129,7 @@ def last_step(run: Path) -> int | None:
     from s2s.errors import S2SError
 
     try:
-        return load_checkpoint(run / "checkpoints" / "last.pt").training["state"]["step"]
+        return load_checkpoint(run / "checkpoints" / "last.pt").training.state.step
     except S2SError:
         return None
 
@@ -431,11 +431,11 @@ from pathlib import Path
 from s2s.checkpoint import load_checkpoint, save_checkpoint
 path = Path(sys.argv[1])
 ckpt = load_checkpoint(path)
-ckpt = replace(ckpt, info={**ckpt.info, "ballast": torch.randn(3_000_000)})  # 12 MB: writes take a while
+ckpt = replace(ckpt, info=replace(ckpt.info, averaged_steps=list(range(3_000_000))))  # 15 MB: writes take a while
 n = 0
 while True:
     n += 1
-    save_checkpoint(replace(ckpt, info={**ckpt.info, "saves": n}), path)
+    save_checkpoint(replace(ckpt, info=replace(ckpt.info, step=n)), path)
     print(n, flush=True)
 """
 

@@ -39,7 +39,7 @@ def measure(recipe: str, data: Path, steps: int, nproc: int = 1) -> list:
     child = run_child(args)
     from s2s.checkpoint import load_checkpoint
 
-    params = load_checkpoint(out / "checkpoints" / "last.pt").info["parameters"]
+    params = load_checkpoint(out / "checkpoints" / "last.pt").info.parameters
     return [recipe, nproc, params, steady_rate(out), child.peak_mib]
 
 

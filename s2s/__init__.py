@@ -16,4 +16,8 @@ def __getattr__(name: str):
         from s2s.translator import Translator
 
         return Translator
+    if name == "DecodeOptions":
+        from s2s.decoding.options import DecodeOptions
+
+        return DecodeOptions
     raise AttributeError(f"module 's2s' has no attribute {name!r}")

@@ -45,7 +45,7 @@ def average_checkpoints(run_dir: Path, last: int, out: Optional[Path] = None) ->
     state = {name: (t / last).to(newest.model_state[name].dtype) if t.is_floating_point() else t
              for name, t in total.items()}
     out = Path(out) if out is not None else ckpt_dir / "averaged.pt"
-    info = {**(newest.info or {}), "averaged_steps": list(steps)}
+    info = replace(newest.info, averaged_steps=list(steps))
     averaged: Checkpoint = replace(newest, model_state=state, training=None, info=info, source="")
     save_checkpoint(averaged, out)
     return out, list(steps)

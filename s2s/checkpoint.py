@@ -19,7 +19,7 @@ import hashlib
 import pickle
 import re
 import warnings
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Optional
 
@@ -27,7 +27,9 @@ import torch
 
 import s2s
 from s2s.atomic import atomic_write
-from s2s.errors import S2SError
+from s2s.config import Recipe, recipe_from_dict, recipe_to_dict
+from s2s.errors import ConfigError, S2SError
+from s2s.trainstate import TrainState
 
 FORMAT = "s2s-checkpoint"
 FORMAT_VERSION = 1
@@ -77,11 +79,31 @@ def _feed(h, value) -> None:
         h.update(f"{type(value).__name__}:{value!r}|".encode())
 
 
+@dataclass(frozen=True)
+class CheckpointInfo:
+    """What a checkpoint says about the run that made it: for `s2s info`, `s2s compare` and the benchmarks."""
+
+    parameters: int = 0
+    train_seconds: float = 0.0
+    tokens_seen: int = 0
+    step: int = 0
+    averaged_steps: Optional[list[int]] = None  # `s2s average`: the steps whose weights were averaged
+
+
+@dataclass
+class TrainingRecord:
+    """What a resumable checkpoint adds: the optimiser, the loop's `TrainState` and how many processes trained."""
+
+    optimizer: dict  # `torch.optim.Optimizer.state_dict()`
+    state: TrainState
+    world_size: int = 1  # other process counts draw other dropout masks, so their RNG states are not restored
+
+
 @dataclass
 class Checkpoint:
-    """A loaded checkpoint: plain data plus tensors."""
+    """A loaded checkpoint: the resolved recipe, the weights, the data it was trained on, and its record."""
 
-    recipe: dict  # the resolved recipe (plain data, as `s2s.config.recipe_to_dict` wrote it)
+    recipe: Recipe
     model_state: dict[str, torch.Tensor]
     src_lang: str
     tgt_lang: str
@@ -89,22 +111,12 @@ class Checkpoint:
     tgt_vocab: bytes
     data_dir: str  # where the run's data came from (evaluate finds its test split there)
     vocab_fingerprint: str  # sha256 of the two vocabularies: resuming on other data is refused
-    training: Optional[dict] = None  # optimiser, step, data position, RNG: present in resumable checkpoints
-    info: Optional[dict] = None  # anything descriptive: parameter count, training time, tokens/s
+    training: Optional[TrainingRecord] = None  # present in resumable checkpoints
+    info: CheckpointInfo = CheckpointInfo()
     source: str = ""  # the file it was loaded from, for messages (not saved)
 
     def to_payload(self) -> dict:
-        content = {
-            "recipe": self.recipe,
-            "src_lang": self.src_lang,
-            "tgt_lang": self.tgt_lang,
-            "src_vocab": self.src_vocab,
-            "tgt_vocab": self.tgt_vocab,
-            "data_dir": self.data_dir,
-            "vocab_fingerprint": self.vocab_fingerprint,
-            "training": self.training,
-            "info": self.info or {},
-        }
+        content = {name: _to_plain(getattr(self, name)) for name in CONTENT}
         return {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -114,6 +126,45 @@ class Checkpoint:
             **content,
             "content_sha256": content_digest(content),
         }
+
+
+# The fields `content_sha256` covers, in the order `to_payload` writes them: all but the weights and the source.
+CONTENT = tuple(f.name for f in fields(Checkpoint) if f.name not in ("model_state", "source"))
+# What `load_checkpoint` requires of each stored field before anything uses it (a hand-made file may hold anything).
+_STORED_AS: dict[str, tuple[type, ...]] = {"recipe": (dict,), "src_vocab": (bytes,), "tgt_vocab": (bytes,),
+                                           "training": (dict, type(None)), "info": (dict, type(None))}
+_FIELDS = {"model_state": (dict,), "weights_sha256": (str,), **{name: _STORED_AS.get(name, (str,)) for name in CONTENT},
+           "content_sha256": (str,)}
+
+
+def _to_plain(value):
+    """A field as the file stores it: plain data (the recipe as `recipe_to_dict` writes it; no None in info)."""
+    if isinstance(value, Recipe):
+        return recipe_to_dict(value)
+    if isinstance(value, TrainingRecord):
+        return {"optimizer": value.optimizer, "state": asdict(value.state), "world_size": value.world_size}
+    if isinstance(value, CheckpointInfo):
+        return {k: v for k, v in asdict(value).items() if v is not None}
+    return value
+
+
+def _from_plain(path: Path, payload: dict) -> dict:
+    """The stored fields as `Checkpoint` types them; S2SError naming the file where they do not fit."""
+    values = {name: payload[name] for name in CONTENT}
+    try:
+        values["recipe"] = recipe_from_dict(payload["recipe"], name=str(path))
+    except ConfigError as err:
+        raise S2SError(f"{path}: its recipe is not one this s2s reads ({err})") from None
+    try:
+        training = payload["training"]
+        if training is not None:
+            values["training"] = TrainingRecord(training["optimizer"], TrainState(**training["state"]),
+                                                training.get("world_size", 1))
+        known = {f.name for f in fields(CheckpointInfo)}
+        values["info"] = CheckpointInfo(**{k: v for k, v in (payload["info"] or {}).items() if k in known})
+    except (KeyError, TypeError) as err:
+        raise S2SError(f"{path}: corrupted checkpoint: its training record does not fit ({_first_line(err)})") from None
+    return values
 
 
 def vocab_fingerprint(src_vocab: bytes, tgt_vocab: bytes) -> str:
@@ -171,19 +222,7 @@ def load_checkpoint(path: Path) -> Checkpoint:
     if content_digest({k: payload[k] for k in CONTENT}) != payload["content_sha256"]:
         raise S2SError(f"{path}: corrupted checkpoint: its recipe, vocabularies or training state do not match "
                        "their recorded SHA-256")
-    return Checkpoint(
-        recipe=payload["recipe"],
-        model_state=state,
-        src_lang=payload["src_lang"],
-        tgt_lang=payload["tgt_lang"],
-        src_vocab=payload["src_vocab"],
-        tgt_vocab=payload["tgt_vocab"],
-        data_dir=payload["data_dir"],
-        vocab_fingerprint=payload["vocab_fingerprint"],
-        training=payload.get("training"),
-        info=payload.get("info"),
-        source=str(path),
-    )
+    return Checkpoint(model_state=state, source=str(path), **_from_plain(path, payload))
 
 
 def load_weights(model: torch.nn.Module, ckpt: Checkpoint) -> None:
@@ -193,19 +232,8 @@ def load_weights(model: torch.nn.Module, ckpt: Checkpoint) -> None:
         model.load_state_dict(ckpt.model_state)
     except RuntimeError as err:
         detail = " ".join(str(err).split("\n", 1)[-1].split())
-        arch = (ckpt.recipe.get("model") or {}).get("arch", "?")  # checked by recipe_from_dict before the build
-        raise S2SError(f"{ckpt.source or 'checkpoint'}: its weights do not fit the {arch} model its recipe "
-                       f"describes ({detail[:200]})") from None
-
-
-# What `load_checkpoint` requires of each field before anything uses it (a hand-made file may hold anything).
-_FIELDS: dict[str, tuple[type, ...]] = {
-    "recipe": (dict,), "model_state": (dict,), "weights_sha256": (str,), "src_lang": (str,), "tgt_lang": (str,),
-    "src_vocab": (bytes,), "tgt_vocab": (bytes,), "data_dir": (str,), "vocab_fingerprint": (str,),
-    "training": (dict, type(None)), "info": (dict, type(None)), "content_sha256": (str,),
-}
-CONTENT = ("recipe", "src_lang", "tgt_lang", "src_vocab", "tgt_vocab", "data_dir", "vocab_fingerprint", "training",
-           "info")  # the fields `content_sha256` covers, in the order `to_payload` writes them
+        raise S2SError(f"{ckpt.source or 'checkpoint'}: its weights do not fit the {ckpt.recipe.model.name} model "
+                       f"its recipe describes ({detail[:200]})") from None
 
 
 def _first_line(err: BaseException) -> str:

@@ -11,7 +11,7 @@ The runs must translate the same data: by default each run's own split (`test.<s
 directory), refused if they are not the same sentences; or `--src FILE --ref FILE` for all of them. Translations
 made elsewhere -- another toolkit, an earlier session's run -- join the comparison as `--hyp NAME=FILE`, one line
 per source line, scored and bucketed exactly as the runs are.
-Not here: the picture (`s2s/plots/by_length.py`) and the tables (`s2s/cli.py`).
+Not here: the picture (`s2s/plots/by_length.py`) and the tables (`s2s/commands/compare.py`).
 """
 
 from __future__ import annotations
@@ -21,8 +21,10 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from s2s.checkpoint import Checkpoint, load_checkpoint, resolve_checkpoint, run_dir_of
+from s2s.decoding.options import DecodeOptions
 from s2s.errors import S2SError
-from s2s.evaluate import _read, guess_lang
+from s2s.evalset import EvalSet, from_files, from_split, read_text
+from s2s.evaluate import guess_lang
 from s2s.metrics import bleu, chrf
 from s2s.wording import count
 
@@ -78,9 +80,9 @@ def make_buckets(lengths: Sequence[int], edges: Sequence[int] = DEFAULT_EDGES) -
 
 
 def compare(runs: Sequence[Path], split: str = "test", src: Optional[Path] = None, ref: Optional[Path] = None,
-            strategy: Optional[str] = None, decode_overrides: Optional[dict] = None, device: str = "cpu",
-            edges: Sequence[int] = DEFAULT_EDGES, unit: str = "words",
-            hyps: Sequence[tuple[str, Path]] = ()) -> Comparison:
+            decode: DecodeOptions = DecodeOptions(), device: str = "cpu", edges: Sequence[int] = DEFAULT_EDGES,
+            unit: str = "words", hyps: Sequence[tuple[str, Path]] = ()) -> Comparison:
+    """Each run (and each `hyps` file) scored on the same sentences: overall and by source-length bucket."""
     from s2s.data.subwords import Vocab
     from s2s.translator import Translator
 
@@ -99,14 +101,9 @@ def compare(runs: Sequence[Path], split: str = "test", src: Optional[Path] = Non
     names = _names(paths)
     if ckpts:
         _same_direction(ckpts, names)
-    if src is not None and ref is not None:
-        sources, references = _read(src, "source"), _read(ref, "reference")
-        described = f"{src} vs {ref}"
-    else:
-        sources, references, described = _shared_split(ckpts, names, split)
-    if len(sources) != len(references):
-        raise S2SError(f"{count(len(sources), 'source line')} but {count(len(references), 'reference')}: the files must align")
-    given = [(name, _read(path, "translation")) for name, path in hyps]
+    data = from_files(src, ref) if src is not None and ref is not None else _shared_split(ckpts, names, split)
+    sources, references, described = data.sources, data.references, data.described
+    given = [(name, read_text(path, "translation")) for name, path in hyps]
     for (name, lines), (_, path) in zip(given, hyps):
         if len(lines) != len(sources):
             raise S2SError(f"{path}: {count(len(lines), 'line')} for {count(len(sources), 'source line')}: "
@@ -133,13 +130,12 @@ def compare(runs: Sequence[Path], split: str = "test", src: Optional[Path] = Non
 
     scores = []
     for name, ckpt in zip(names, ckpts):
-        translator = Translator.from_checkpoint(ckpt, strategy, decode_overrides, device)
-        info = ckpt.info or {}
-        seconds, tokens = info.get("train_seconds"), info.get("tokens_seen")
-        scores.append(scored(name, [t.text for t in translator.translate(sources)],
-                             arch=(ckpt.recipe.get("model") or {}).get("arch"), parameters=info.get("parameters"),
-                             train_seconds=seconds, tokens_per_s=tokens / seconds if tokens and seconds else None,
-                             steps=info.get("step")))
+        translator = Translator.load(ckpt, decode, device)
+        info = ckpt.info
+        seconds, tokens = info.train_seconds, info.tokens_seen
+        scores.append(scored(name, [t.text for t in translator.translate(sources)], arch=ckpt.recipe.model.name,
+                             parameters=info.parameters, train_seconds=seconds,
+                             tokens_per_s=tokens / seconds if tokens and seconds else None, steps=info.step))
     for name, lines in given:
         scores.append(scored(name, lines, arch="-", parameters=None, train_seconds=None, tokens_per_s=None,
                              steps=None))
@@ -163,19 +159,13 @@ def _same_direction(ckpts: list[Checkpoint], names: list[str]) -> None:
                            "runs compared must translate the same way")
 
 
-def _shared_split(ckpts: list[Checkpoint], names: list[str], split: str) -> tuple[list[str], list[str], str]:
+def _shared_split(ckpts: list[Checkpoint], names: list[str], split: str) -> EvalSet:
     """The split every run was trained next to; refused unless all runs hold the same sentences."""
-    found = []
-    for name, ckpt in zip(names, ckpts):
-        data_dir = Path(ckpt.data_dir)
-        src_file, ref_file = data_dir / f"{split}.{ckpt.src_lang}", data_dir / f"{split}.{ckpt.tgt_lang}"
-        if not src_file.is_file() or not ref_file.is_file():
-            raise S2SError(f"{name}: its {split} split {src_file} is missing (was {data_dir} moved?); "
-                           "use --src FILE --ref FILE")
-        found.append((data_dir, _read(src_file, "source"), _read(ref_file, "reference")))
-    first_dir, sources, references = found[0]
-    for name, (data_dir, other_src, other_ref) in zip(names[1:], found[1:]):
-        if other_src != sources or other_ref != references:
-            raise S2SError(f"{names[0]} and {name} have different {split} splits ({first_dir} and {data_dir}): "
-                           "scores would not be comparable; give the same files to all with --src FILE --ref FILE")
-    return sources, references, f"{split} split of {first_dir}"
+    found = [from_split(Path(ckpt.data_dir), split, ckpt.src_lang, ckpt.tgt_lang, owner=name)
+             for name, ckpt in zip(names, ckpts)]
+    for name, ckpt, other in zip(names[1:], ckpts[1:], found[1:]):
+        if (other.sources, other.references) != (found[0].sources, found[0].references):
+            raise S2SError(f"{names[0]} and {name} have different {split} splits ({ckpts[0].data_dir} and "
+                           f"{ckpt.data_dir}): scores would not be comparable; give the same files to all with "
+                           "--src FILE --ref FILE")
+    return found[0]

@@ -7,21 +7,18 @@ type or an out-of-range value raises `ConfigError` naming the dotted key path (a
 
 `load_recipe(path, overrides)` applies `--set section.key=value` overrides (values parsed as YAML) before
 checking, so an override is held to the same rules as the file (and an error in a key it set names the `--set`,
-not the file). `find_recipe` turns what `s2s train` was given into a file: a path, or the name of a recipe shipped
-in the package (`s2s/recipes/`). A relative `data.dir` in the file is relative to
-the file's directory (so a recipe means the same data wherever it is run from) and is stored absolute; one given
-with `--set` or `--data` is relative to the working directory, like any command-line path. `train` prints the
-data directory it uses. The resolved recipe (`recipe_to_dict`) is what runs and checkpoints store: it reproduces
-the run with its seed.
+not the file); `s2s/bundled.py` finds the recipes shipped in the package by name. A relative `data.dir` in the
+file is relative to the file's directory (so a recipe means the same data wherever it is run from) and is stored
+absolute; one given with `--set` or `--data` is relative to the working directory, like any command-line path.
+`train` prints the data directory it uses. The resolved recipe (`recipe_to_dict`) is what runs and checkpoints
+store: it reproduces the run with its seed.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import re
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, Optional
 
@@ -258,43 +255,6 @@ def read_yaml(path: Path) -> Any:
         raise S2SError(f"{where}: invalid YAML: {problem}") from None
 
 
-def bundled_recipes() -> dict[str, Path]:
-    """The recipes shipped inside the package (`s2s/recipes/*.yaml`) by name, so they work from any directory."""
-    folder = Path(str(resources.files("s2s").joinpath("recipes")))
-    return dict(sorted((path.stem, path) for path in folder.glob("*.yaml")))
-
-
-def find_recipe(given: str) -> Path:
-    """The recipe file that `s2s train GIVEN` means: an existing file wins; otherwise a bare name (`transformer`
-    or `transformer.yaml`) is looked up among the bundled recipes; otherwise one line listing them."""
-    path = Path(given).expanduser()
-    if path.is_file():
-        return path
-    bundled = bundled_recipes()
-    name = given[: -len(".yaml")] if given.endswith(".yaml") else given
-    if Path(given).name == given and name in bundled:  # a bare name, with no directory part
-        return bundled[name]
-    names = ", ".join(bundled)
-    if path.is_dir():
-        raise S2SError(f"{given}: is a directory, not a recipe file; give a .yaml file or the name of a bundled "
-                       f"recipe (bundled: {names})")
-    raise S2SError(f"no recipe {given!r}: not a file, and not a bundled recipe (bundled: {names})")
-
-
-def recipe_summary(path: Path) -> str:
-    """The first sentence of a recipe's header comment, less its `name:` lead: what `s2s list` says of it."""
-    header = []
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        if not line.startswith("#"):
-            break
-        header.append(line.lstrip("#").strip())
-    text = " ".join(header)
-    lead = f"{Path(path).stem}:"
-    text = text[len(lead):].strip() if text.startswith(lead) else text
-    end = re.search(r"\.(\s+[A-Z]|$)", text)  # '. A' ends a sentence; 'et al. 2015' and '2.0' do not
-    return text[: end.start() + 1] if end else text
-
-
 def relative_to_file(recipe_path: Path, value: str) -> str:
     """A path written in a recipe, as an absolute path: relative paths are relative to the recipe's directory."""
     return os.path.normpath(Path(recipe_path).absolute().parent / Path(value).expanduser())
@@ -333,5 +293,4 @@ def recipe_to_yaml(recipe: Recipe) -> str:
 
 
 __all__ = ["DataConfig", "TrainConfig", "Named", "Recipe", "load_recipe", "recipe_with_overrides", "recipe_from_dict",
-           "recipe_to_dict", "recipe_to_yaml", "apply_overrides", "parse_override", "read_yaml", "bundled_recipes",
-           "find_recipe", "recipe_summary"]
+           "recipe_to_dict", "recipe_to_yaml", "apply_overrides", "parse_override", "read_yaml"]

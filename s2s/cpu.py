@@ -4,10 +4,10 @@ torch's CPU kernels run on GNU OpenMP, whose threads spin for up to about 3 ms b
 they sleep. On a quiet machine the spin is what makes a step's thousands of small regions cheap. When another
 busy process holds a core, it is what makes training crawl: a spinning thread never sleeps, so the scheduler
 treats it as the hog and lets it wait behind the other process for whole time slices, and every region waits for
-it. On 2 cores with one busy process, 40 steps of the tiny recipe took 25 s with torch's set-up against 5.5 s on
-one thread and 7.2 s with `OMP_WAIT_POLICY=passive` (threads sleep at once, and a woken sleeper runs at once);
-but passive costs 1.8x on a quiet machine (7.6 s against 4.2 s). No spin count between the two is good at both
-(1,000: 4.6 s quiet, 9.5 s busy). bench/threads.py measures every set-up; figures in bench/README.md.
+it: on 2 cores beside one busy process, the tiny recipe trained several times slower with torch's set-up than
+with `OMP_WAIT_POLICY=passive` (threads sleep at once, and a woken sleeper runs at once), while passive is the
+slower one on a quiet machine, and no spin count between the two is good at both. bench/threads.py measures
+every set-up; the figures are in bench/README.md ("bench.threads").
 
 So the choice is made per process, from what the CPU is doing when the command starts: if other processes keep
 at least half a core busy over a tenth of a second, threads sleep (passive); otherwise OpenMP keeps its spin.

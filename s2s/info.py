@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from s2s.checkpoint import load_checkpoint, resolve_checkpoint, run_dir_of
+from s2s.config import recipe_to_dict
 from s2s.errors import S2SError
 
 
@@ -36,13 +37,12 @@ def run_info(target: Path) -> RunInfo:
     """Facts about a run directory (its `last` checkpoint, else `best`) or a checkpoint file."""
     path = resolve_checkpoint(Path(target), which="last")
     ckpt = load_checkpoint(path)
-    arch = str((ckpt.recipe.get("model") or {}).get("arch", "?"))
-    info = ckpt.info or {}
+    info = ckpt.info
     return RunInfo(
-        checkpoint=str(path), arch=arch, parameters=info.get("parameters"), data_dir=ckpt.data_dir,
-        direction=f"{ckpt.src_lang}->{ckpt.tgt_lang}", steps=info.get("step"),
-        train_seconds=info.get("train_seconds"), tokens_seen=info.get("tokens_seen"),
-        best_dev=_best_dev(run_dir_of(path)), recipe_changes=recipe_changes(ckpt.recipe),
+        checkpoint=str(path), arch=ckpt.recipe.model.name, parameters=info.parameters, data_dir=ckpt.data_dir,
+        direction=f"{ckpt.src_lang}->{ckpt.tgt_lang}", steps=info.step, train_seconds=info.train_seconds,
+        tokens_seen=info.tokens_seen, best_dev=_best_dev(run_dir_of(path)),
+        recipe_changes=recipe_changes(recipe_to_dict(ckpt.recipe)),
     )
 
 

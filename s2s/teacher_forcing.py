@@ -14,7 +14,7 @@ The model never sees a ratio; the training loop builds a `Mixer` from it (`make_
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Literal, Optional
 
 import numpy as np
@@ -109,16 +109,28 @@ class CurriculumConfig:
 
 
 @dataclass(frozen=True)
-class TeacherForcingConfig:
-    schedule: str = "constant"
-    params: Any = ConstantConfig()  # the schedule's own config (its keys sit beside `schedule` in YAML)
+class Feeding:
+    """The section's keys that hold whatever the schedule: how a token that is not gold is chosen, and when."""
+
     per: Literal["step", "epoch"] = "step"  # the unit the schedule counts
     sampling: Literal["argmax", "sample"] = "argmax"  # what replaces a gold token
     temperature: float = 1.0  # for sampling: "sample"
     granularity: Literal["token", "sequence"] = "token"  # one coin per token (default) or per sentence
     curriculum: Optional[CurriculumConfig] = None
 
-    COMMON = ("per", "sampling", "temperature", "granularity", "curriculum")
+    def check(self) -> None:
+        require(self.temperature > 0, "temperature: must be positive")
+
+
+FEEDING_KEYS = tuple(f.name for f in fields(Feeding))
+
+
+@dataclass(frozen=True)
+class TeacherForcingConfig(Feeding):
+    """The `teacher_forcing` section: a registered schedule with its own keys beside the `Feeding` ones."""
+
+    schedule: str = "constant"
+    params: Any = ConstantConfig()  # the schedule's own config (its keys sit beside `schedule` in YAML)
 
     @classmethod
     def from_mapping(cls, values: Any, path: str) -> "TeacherForcingConfig":
@@ -128,39 +140,25 @@ class TeacherForcingConfig:
             raise ConfigError(path, f"expected a mapping of keys to values, got {values!r}")
         values = dict(values)
         name = values.pop("schedule", "constant")
-        common = {k: values.pop(k) for k in cls.COMMON if k in values}
+        feeding = {k: values.pop(k) for k in FEEDING_KEYS if k in values}
         schedule_keys = set(SCHEDULES.entry(name, f"{path}.schedule").config.__dataclass_fields__)
         unknown = [k for k in values if k not in schedule_keys]
         if unknown:  # name every key the section takes, not only the schedule's own
-            valid = ", ".join(sorted(schedule_keys | set(cls.COMMON) | {"schedule"}))
+            valid = ", ".join(sorted(schedule_keys | set(FEEDING_KEYS) | {"schedule"}))
             raise ConfigError(f"{path}.{unknown[0]}", f"unknown key; valid keys: {valid}")
         params = SCHEDULES.build_config(name, values, path)
-        base = from_mapping(_Common, common, path)
-        return cls(schedule=name, params=params, **{k: getattr(base, k) for k in cls.COMMON})
+        base = from_mapping(Feeding, feeding, path)
+        return cls(schedule=name, params=params, **{k: getattr(base, k) for k in FEEDING_KEYS})
 
     def to_mapping(self) -> dict:
         out = {"schedule": self.schedule, **to_mapping(self.params)}
-        out.update({k: to_mapping(getattr(self, k)) for k in self.COMMON})
+        out.update({k: to_mapping(getattr(self, k)) for k in FEEDING_KEYS})
         return out
 
     @property
     def is_plain(self) -> bool:
         """True when the decoder is always fed gold tokens (no scheduled sampling at any step)."""
         return self.schedule == "constant" and self.params.ratio == 1.0
-
-
-@dataclass(frozen=True)
-class _Common:
-    """The schedule-independent keys of the section, checked by the same typed loader."""
-
-    per: Literal["step", "epoch"] = "step"
-    sampling: Literal["argmax", "sample"] = "argmax"
-    temperature: float = 1.0
-    granularity: Literal["token", "sequence"] = "token"
-    curriculum: Optional[CurriculumConfig] = None
-
-    def check(self) -> None:
-        require(self.temperature > 0, "temperature: must be positive")
 
 
 def teacher_forcing_ratio(cfg: TeacherForcingConfig, step: int, epoch: int) -> float:

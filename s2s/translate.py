@@ -5,7 +5,7 @@ Input is read in chunks as it becomes available (`Translator.translate_stream`, 
 chunk the `Translator` sorts by length and restores the order. The model is a run or an exported directory
 (`Translator.load`). Only translations go to stdout, as UTF-8 whatever the locale; messages go to
 stderr. An empty (or blank) input line gives an empty output line, whatever the options. A closed stdout
-(`| head -3`) is the caller's to handle quietly (`s2s.cli`).
+(`| head -3`) is the caller's to handle quietly (`s2s.commands.command`).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import BinaryIO, Callable, Optional
 
+from s2s.decoding.options import DecodeOptions
 from s2s.errors import S2SError
 from s2s.translator import ModelTranslator, Translation, Translator
 
@@ -38,9 +39,9 @@ def format_line(t: Translation, nbest: int = 1, scores: bool = False) -> str:
     return f"{text}\t{t.hypotheses[0].score:.4f}" if scores else text
 
 
-def translate_stream(model: Optional[Path], strategy: Optional[str], decode_overrides: dict,
-                     input: Optional[Path] = None, output: Optional[Path] = None, nbest: int = 1,
-                     scores: bool = False, device: str = "cpu", chunk_lines: int = CHUNK_LINES,
+def translate_stream(model: Optional[Path], options: DecodeOptions, input: Optional[Path] = None,
+                     output: Optional[Path] = None, scores: bool = False, device: str = "cpu",
+                     chunk_lines: int = CHUNK_LINES,
                      observe: Optional[Callable[[Translator, str, Translation], None]] = None) -> int:
     """Translate `input` (default stdin) to `output` (default stdout); returns the number of lines.
 
@@ -49,10 +50,8 @@ def translate_stream(model: Optional[Path], strategy: Optional[str], decode_over
     """
     if input is not None and output is not None and Path(output).resolve() == Path(input).resolve():
         raise S2SError(f"-o {output}: is the input file too; writing it would erase the lines still to translate")
-    overrides = dict(decode_overrides)
-    if nbest > 1:
-        overrides["nbest"] = nbest
-    translator = Translator.load(model, strategy, overrides, device)  # refuses --nbest with greedy
+    nbest = options.nbest or 1
+    translator = Translator.load(model, options, device)  # refuses --nbest with greedy
     if observe is not None and not isinstance(translator, ModelTranslator):
         raise S2SError(f"--attention: {model} is an exported model, which gives no attention weights; use the run "
                        "it was exported from (its manifest names it) with s2s's own decoder")

@@ -3,8 +3,8 @@
 `Translator.load(path)` opens what `-m` names -- a run directory, a checkpoint file, or a directory made by
 `s2s export` -- and is what `s2s translate`, `s2s evaluate` and a Python user call:
 
-    from s2s import Translator
-    t = Translator.load("runs/x")
+    from s2s import DecodeOptions, Translator
+    t = Translator.load("runs/x")  # the recipe's decoder; or Translator.load("runs/x", DecodeOptions(beam_size=8))
     [r.text for r in t.translate(["안녕하세요."])]
     for r in t.translate_stream(sys.stdin): print(r.text)  # one result per line, as lines arrive
 
@@ -18,18 +18,18 @@ translates to an empty line without touching the model. What differs between eng
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Callable, Iterable, Iterator, Optional, Sequence, Union
 
 import torch
 
+from s2s import fast
 from s2s.checkpoint import Checkpoint, load_checkpoint, load_weights, resolve_checkpoint
-from s2s.config import Recipe, recipe_from_dict
 from s2s.ct2.manifest import Export, is_export, read_export
 from s2s.data.subwords import Vocab
 from s2s.decoding import Hypothesis
-from s2s.errors import ConfigError, S2SError
+from s2s.decoding.options import DecodeOptions, decoder_from
 from s2s.models.base import Seq2Seq, build_model
 from s2s.registry import DECODERS
 from s2s.streaming import read_chunks
@@ -71,22 +71,16 @@ class Translator(ABC):
         self.batch_tokens = batch_tokens
 
     @classmethod
-    def load(cls, target: Union[Path, str, Checkpoint, Export, None], strategy: Optional[str] = None,
-             decode_overrides: Optional[dict] = None, device: str = "cpu") -> "Translator":
+    def load(cls, target: Union[Path, str, Checkpoint, Export, None], options: Optional[DecodeOptions] = None,
+             device: str = "cpu") -> "Translator":
         """A run directory, a checkpoint file or an exported directory (None: runs/latest), or one already
-        opened by `open_model`, with the recipe's decoder or `strategy`, and `decode_overrides` on top."""
+        opened by `open_model`, with the recipe's decoder and `options` on top of it."""
         opened = target if isinstance(target, (Checkpoint, Export)) else open_model(target)
         if isinstance(opened, Export):
             from s2s.ct2.translator import ExportedTranslator
 
-            return ExportedTranslator.from_export(opened, strategy, decode_overrides, device)
-        return ModelTranslator.from_checkpoint(opened, strategy, decode_overrides, device)
-
-    @classmethod
-    def from_checkpoint(cls, ckpt: Checkpoint | Path, strategy: Optional[str] = None,
-                        decode_overrides: Optional[dict] = None, device: str = "cpu") -> "ModelTranslator":
-        """s2s's own decoder on a checkpoint (or the checkpoint file at `ckpt`)."""
-        return ModelTranslator.from_checkpoint(ckpt, strategy, decode_overrides, device)
+            return ExportedTranslator.from_export(opened, options, device)
+        return ModelTranslator.from_checkpoint(opened, options, device)
 
     def translate(self, lines: Sequence[str], progress: Optional[Callable[[int], None]] = None) -> list[Translation]:
         """One `Translation` per line, in order; `progress(n)` is called after each batch with its n sentences."""
@@ -131,16 +125,17 @@ class ModelTranslator(Translator):
         self.device = torch.device(device)
 
     @classmethod
-    def from_checkpoint(cls, ckpt: Checkpoint | Path, strategy: Optional[str] = None,
-                        decode_overrides: Optional[dict] = None, device: str = "cpu") -> "ModelTranslator":
+    def from_checkpoint(cls, ckpt: Checkpoint | Path, options: Optional[DecodeOptions] = None,
+                        device: str = "cpu") -> "ModelTranslator":
+        """s2s's own decoder on a checkpoint (or the checkpoint file at `ckpt`), prepared for decoding (`fast`)."""
         if not isinstance(ckpt, Checkpoint):
             ckpt = load_checkpoint(Path(ckpt))
-        recipe = recipe_from_dict(ckpt.recipe, name="checkpoint")
+        recipe = ckpt.recipe
         src_vocab, tgt_vocab = Vocab.from_bytes(ckpt.src_vocab), Vocab.from_bytes(ckpt.tgt_vocab)
         model = build_model(recipe.model.name, recipe.model.config, src_vocab.size, tgt_vocab.size)
         load_weights(model, ckpt)
-        model.to(device)
-        name, config = decoder_from(recipe, strategy, decode_overrides)
+        fast.for_decoding(model.to(device))
+        name, config = decoder_from(recipe, options)
         return cls(model, src_vocab, tgt_vocab, name, config, device)
 
     @torch.inference_mode()
@@ -151,38 +146,6 @@ class ModelTranslator(Translator):
             src[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
         decode = DECODERS.get(self.strategy)
         return decode(self.model, src.to(self.device), lengths.to(self.device), self.decode_config)
-
-
-# How the command line spells each decode key, so that an option the chosen strategy lacks is named as typed.
-CLI_FLAGS = {"beam_size": "--beam", "length_penalty": "--alpha", "temperature": "--temperature",
-             "top_k": "--top-k", "top_p": "--top-p", "seed": "--seed", "nbest": "--nbest"}
-
-
-def decoder_from(recipe: Recipe, strategy: Optional[str], overrides: Optional[dict]) -> tuple[str, Any]:
-    """The recipe's decoder, or another strategy, with command-line overrides checked like recipe keys.
-
-    Another strategy keeps the recipe's shared limits (max length). An override the strategy has no field for
-    is refused with the strategies that do have it (`--beam` with `--decoder greedy`), not silently ignored.
-    """
-    from s2s.typed import to_mapping
-
-    name = strategy or recipe.decode.name
-    fields = DECODERS.entry(name, "--decoder" if strategy else "decode.strategy").config.__dataclass_fields__
-    given = {k: v for k, v in (overrides or {}).items() if v is not None}
-    for key, value in given.items():
-        if key not in fields:
-            takers = [e.name for e in DECODERS if key in e.config.__dataclass_fields__]
-            raise S2SError(f"{CLI_FLAGS.get(key, 'decode.' + key)} {value}: the {name} decoder has no such option "
-                           f"(it applies to: {', '.join(takers) or 'no decoder'})")
-    values = {k: v for k, v in to_mapping(recipe.decode.config).items() if k in fields}
-    values.update(given)
-    try:
-        return name, DECODERS.build_config(name, values, "decode")
-    except ConfigError as err:
-        key = err.key.removeprefix("decode.")
-        if key in given and key in CLI_FLAGS:  # name the option as typed: "--beam 0: must be >= 1"
-            raise S2SError(f"{CLI_FLAGS[key]} {given[key]}: {str(err).partition(': ')[2]}") from None
-        raise
 
 
 def _encodable(text: str) -> str:
@@ -207,4 +170,4 @@ def _length_batches(order: list[int], encoded: list[list[int]], batch_tokens: in
         yield batch
 
 
-__all__ = ["Translator", "ModelTranslator", "Translation", "open_model", "decoder_from", "CLI_FLAGS", "replace"]
+__all__ = ["Translator", "ModelTranslator", "Translation", "open_model", "DecodeOptions"]

@@ -17,14 +17,11 @@ from s2s.config import Recipe
 from s2s.data.dataset import ParallelData, collate, token_batches
 from s2s.data.subwords import Vocab
 from s2s.errors import S2SError
+from s2s.evalset import from_split
 from s2s.metrics import bleu
 from s2s.models.base import Seq2Seq
-from s2s.translator import ModelTranslator, decoder_from
-
-
-def read_lines(path: Path) -> list[str]:
-    with open(path, encoding="utf-8", newline="\n") as f:
-        return [line.rstrip("\n") for line in f]
+from s2s.decoding.options import DecodeOptions, decoder_from
+from s2s.translator import ModelTranslator
 
 
 class Validator:
@@ -32,7 +29,7 @@ class Validator:
                  tgt_vocab: Vocab, recipe: Recipe, tgt_lang: str):
         self.data, self.sources, self.references = data, sources, references
         self.src_vocab, self.tgt_vocab, self.recipe, self.tgt_lang = src_vocab, tgt_vocab, recipe, tgt_lang
-        _, self.greedy = decoder_from(recipe, "greedy", None)  # greedy, within the recipe's length limits
+        _, self.greedy = decoder_from(recipe, DecodeOptions("greedy"))  # greedy, within the recipe's length limits
 
     @classmethod
     def for_split(cls, data_dir: Path, split: str, src: str, tgt: str, src_vocab: Vocab, tgt_vocab: Vocab,
@@ -41,9 +38,8 @@ class Validator:
         if len(data) == 0:
             raise S2SError(f"{data_dir}: the {split} split is empty; prepare the data with --dev N (N > 0)")
         n = recipe.train.valid_max_sentences
-        sources = read_lines(Path(data_dir) / f"{split}.{src}")[:n]
-        references = read_lines(Path(data_dir) / f"{split}.{tgt}")[:n]
-        return cls(data, sources, references, src_vocab, tgt_vocab, recipe, tgt)
+        text = from_split(Path(data_dir), split, src, tgt)
+        return cls(data, text.sources[:n], text.references[:n], src_vocab, tgt_vocab, recipe, tgt)
 
     @torch.no_grad()
     def loss(self, model: Seq2Seq) -> float:

@@ -1,5 +1,11 @@
 """Fixtures shared by the test files: where the data is, a prepared sample directory, and the CLI runner.
 
+Where a test lives: `tests/test_<module>.py` for the module of `s2s/` whose promise it checks, whatever the way
+it can fail -- bad input, a crash, a full disk, a signal -- so "a damaged checkpoint is refused on resume" is in
+test_checkpoint.py and "prepare on a full disk" in test_prepare.py. Behaviour of the command line as a whole
+(help, exit codes, one-line errors on every command) is in test_cli.py; pictures in test_visuals.py. Helpers
+more than one file needs are in `reliability.py`.
+
 Tests that need `../shared/data` (next to the repository, absent on a fresh clone) take `shared_data`, which
 skips them with the reason; mark them `@pytest.mark.shared` too.
 """

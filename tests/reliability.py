@@ -6,6 +6,7 @@ these helpers.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from pathlib import Path
@@ -127,3 +128,32 @@ def leftovers(directory: Path) -> list[str]:
         return []
     return sorted(str(p.relative_to(directory)) for p in directory.rglob("*")
                   if p.name.endswith(".tmp") or ".tmp-" in p.name or ".old-" in p.name)
+
+
+# ---- a disk that fills up ---------------------------------------------------------------------------------------
+
+
+def disk_full(monkeypatch, after_bytes: int = 0, when=lambda path: True, code: int = errno.ENOSPC) -> list[str]:
+    """Make `atomic_write_bytes` hit a full disk (or another `code`) once `after_bytes` are written to a file
+    for which `when(target path)` holds. Returns the list of targets that failed."""
+    import s2s.atomic as atomic
+
+    real_mkstemp, real_fdopen, failed = atomic.tempfile.mkstemp, os.fdopen, []
+    doomed: set[int] = set()
+
+    def mkstemp(prefix: str, suffix: str, dir):
+        fd, name = real_mkstemp(prefix=prefix, suffix=suffix, dir=dir)
+        target = Path(dir) / prefix[1:].rsplit(".", 2)[0]
+        if when(target):
+            doomed.add(fd)
+            failed.append(str(target))
+        return fd, name
+
+    def full() -> None:
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(atomic.tempfile, "mkstemp", mkstemp)
+    monkeypatch.setattr(atomic.os, "fdopen", lambda fd, mode: CutShort(real_fdopen(fd, mode),
+                                                                       lambda data: data[:after_bytes], full)
+                        if fd in doomed else real_fdopen(fd, mode))
+    return failed

@@ -35,7 +35,7 @@ def test_average_is_the_mean_of_the_last_checkpoints(cli, kept_run, tmp_path):
     for name, tensor in averaged.model_state.items():
         torch.testing.assert_close(tensor, (a[name] + b[name]) / 2, rtol=0, atol=1e-6)
     assert any(not torch.equal(averaged.model_state[k], b[k]) for k in b)  # not simply the newest
-    assert averaged.training is None and averaged.info["averaged_steps"] == [30, 40]
+    assert averaged.training is None and averaged.info.averaged_steps == [30, 40]
 
 
 def test_the_averaged_checkpoint_evaluates(cli, kept_run):

@@ -19,7 +19,7 @@ from s2s.data.subwords import Vocab
 from s2s.errors import S2SError
 
 
-# ---- binary files ----
+# ---- binary files -----------------------------------------------------------------------------------------------
 
 
 def test_ids_round_trip_in_chunks_and_empty(tmp_path):
@@ -48,7 +48,7 @@ def test_damaged_ids_are_user_errors(tmp_path):
         open_ids(tmp_path / "b.bin", tmp_path / "b.idx", "uint16")
 
 
-# ---- manifest ----
+# ---- manifest ---------------------------------------------------------------------------------------------------
 
 
 def test_manifest_fields(prepared_sample):
@@ -77,7 +77,7 @@ def test_manifest_errors_name_the_directory(tmp_path):
         load_manifest(tmp_path)
 
 
-# ---- vocabulary ----
+# ---- vocabulary -------------------------------------------------------------------------------------------------
 
 
 def test_vocab_round_trips_text_and_bytes(prepared_sample):
@@ -106,7 +106,7 @@ def test_vocab_refuses_garbage(tmp_path):
         Vocab.load(tmp_path / "missing.model")
 
 
-# ---- ParallelData and collate ----
+# ---- ParallelData and collate -----------------------------------------------------------------------------------
 
 
 def test_parallel_data_matches_the_text(prepared_sample):
@@ -190,7 +190,7 @@ def test_collate_truncates_to_max_len(prepared_sample):
     assert batch.tgt_out.shape[1] <= 3 and batch.tgt_out[0, -1] == EOS_ID
 
 
-# ---- token_batches ----
+# ---- token_batches ----------------------------------------------------------------------------------------------
 
 
 def lengths(n: int = 2000, seed: int = 0):

@@ -92,7 +92,7 @@ def same(a: list[list[Hypothesis]], b: list[list[Hypothesis]], tol: float = 1e-5
         assert x.normalized_score == pytest.approx(y.normalized_score, abs=tol)
 
 
-# ---- the invariants, shared by the toy model and the registered architectures ------------------------------
+# ---- the invariants, shared by the toy model and the registered architectures -----------------------------------
 
 def check_beam1_is_greedy(model, src, lengths):
     cfg = dict(max_len_a=1.0, max_len_b=4)
@@ -161,7 +161,7 @@ def test_toy_model(check):
     check(model, src, lengths)
 
 
-# ---- the toy model: strategy-specific behaviour -------------------------------------------------------------
+# ---- the toy model: strategy-specific behaviour -----------------------------------------------------------------
 
 def test_toy_model_ends_at_varied_lengths():
     """Guards the other toy tests: they mean little if every hypothesis runs to the length limit."""
@@ -297,7 +297,7 @@ def test_sampled_tokens_stay_in_the_nucleus():
                 assert above < top_p + 1e-6
 
 
-# ---- configs and registry -----------------------------------------------------------------------------------
+# ---- configs and registry ---------------------------------------------------------------------------------------
 
 def test_registry_and_configs():
     assert {"greedy", "beam", "sample"} <= set(DECODERS.names())
@@ -321,7 +321,7 @@ def test_model_mode_restored():
     assert model.training
 
 
-# ---- every registered architecture --------------------------------------------------------------------------
+# ---- every registered architecture ------------------------------------------------------------------------------
 
 ARCH_VOCAB = 24
 TINY = {  # the smallest config of each architecture family that still exercises its code paths
@@ -372,17 +372,18 @@ def test_architecture(arch, check):
 
 @pytest.mark.parametrize("arch", ["attention", "transformer"])
 def test_beams_reading_one_encoding_equal_beams_reading_copies(arch):
-    """`shares_encoding`: a sentence's beams attending together to its one encoding find what K copies find."""
+    """`expand`: a sentence's beams attending together to its one encoding find what K copies find."""
     model = tiny_model(arch)
-    assert model.shares_encoding
     src, lengths = random_batch(10, seed=12, vocab=ARCH_VOCAB)
+    enc = model.encode(src, lengths)
+    assert model.expand(enc, 4).batch_size == 10 and model.expand(enc, 4).rows_per_sentence == 4  # in place
     cfg = BeamConfig(beam_size=4, nbest=2, max_len_a=1.0, max_len_b=3)
     shared = decode(model, src, lengths, "beam", cfg)
-    model.shares_encoding = False  # an instance attribute: the class keeps True
+    model.expand = lambda enc, k: enc.repeat(k)  # an instance attribute: Seq2Seq's default, K copies
     try:
         copied = decode(model, src, lengths, "beam", cfg)
     finally:
-        del model.shares_encoding
+        del model.expand
     assert [[h.tokens for h in hyps] for hyps in shared] == [[h.tokens for h in hyps] for hyps in copied]
     for hyps_a, hyps_b in zip(shared, copied):
         for a, b in zip(hyps_a, hyps_b):
@@ -391,7 +392,7 @@ def test_beams_reading_one_encoding_equal_beams_reading_copies(arch):
     assert len({len(h.tokens) for hyps in shared for h in hyps}) > 1  # sentences ended at different steps
 
 
-# ---- the model's length limit -------------------------------------------------------------------------------
+# ---- the model's length limit -----------------------------------------------------------------------------------
 
 def test_models_state_their_length_limit():
     """`max_length` is how decoders learn a model's limit: the Transformer's positions, none for recurrent ones."""

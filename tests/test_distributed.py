@@ -78,7 +78,7 @@ def test_a_two_process_run_resumes_on_one_process(prepared_sample, tmp_path):
     raw["train"]["max_steps"] = 3
     run_ranks(2, prepared_sample, tmp_path / "run", raw, tmp_path / "a")
     ckpt = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")
-    assert ckpt.training["state"]["step"] == 3 and ckpt.training["world_size"] == 2
+    assert ckpt.training.state.step == 3 and ckpt.training.world_size == 2
     raw["train"]["max_steps"] = 6
     resumed = run_ranks(1, prepared_sample, tmp_path / "run", raw, tmp_path / "b", resume=True)
     straight = run_ranks(1, prepared_sample, tmp_path / "straight", raw, tmp_path / "c")
@@ -98,4 +98,4 @@ def test_nproc_option_runs_torchrun(prepared_sample, tmp_path):
     runs = [p for p in (tmp_path / "runs").iterdir() if p.name != "latest"]
     assert len(runs) == 1  # both processes wrote into one run directory
     ckpt = load_checkpoint(runs[0] / "checkpoints" / "last.pt")
-    assert ckpt.training["world_size"] == 2 and ckpt.training["state"]["step"] == 2
+    assert ckpt.training.world_size == 2 and ckpt.training.state.step == 2

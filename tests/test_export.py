@@ -18,7 +18,7 @@ from reliability import leftovers, one_line_error, train_quietly
 from test_translate import AWKWARD, Process, lines_of, translate
 
 from s2s.ct2.manifest import MANIFEST
-from s2s.translator import ModelTranslator, Translator
+from s2s.translator import DecodeOptions, ModelTranslator, Translator
 
 pytest.importorskip("ctranslate2", reason="the s2s[ct2] extra (make install installs it)")
 
@@ -94,14 +94,15 @@ def dev_sources(run: Path) -> list[str]:
 def agreement(run: Path, exported: Path, strategy: str, **overrides) -> tuple[int, int, float]:
     """(identical n-best lists, sentences, largest score difference among the identical) on the dev split."""
     lines = dev_sources(run)
-    ours = Translator.load(run, strategy, overrides).translate(lines)
-    theirs = Translator.load(exported, strategy, overrides).translate(lines)
+    options = DecodeOptions(strategy, **overrides)
+    ours = Translator.load(run, options).translate(lines)
+    theirs = Translator.load(exported, options).translate(lines)
     same = [(a, b) for a, b in zip(ours, theirs) if a.candidates == b.candidates]
     diff = max((abs(x.score - y.score) for a, b in same for x, y in zip(a.hypotheses, b.hypotheses)), default=0.0)
     return len(same), len(lines), diff
 
 
-# ---- parity ---------------------------------------------------------------------------------------------------
+# ---- parity -----------------------------------------------------------------------------------------------------
 
 
 def test_the_export_writes_a_model_its_vocabularies_and_a_manifest(variant):
@@ -148,12 +149,12 @@ def test_short_length_limits_end_as_s2s_ends_them(run, exported):
     assert same >= 0.75 * total
     lines = dev_sources(run)[:20]
     model = Translator.load(run)
-    for line, result in zip(lines, Translator.load(exported, "beam", {"max_len_a": 0.0, "max_len_b": 3,
-                                                                      "nbest": 4}).translate(lines)):
+    for line, result in zip(lines, Translator.load(exported, DecodeOptions("beam", max_len_a=0.0, max_len_b=3,
+                                                                                nbest=4)).translate(lines)):
         for hypothesis in result.hypotheses:
             assert len(hypothesis.tokens) <= 3
             assert hypothesis.score == pytest.approx(teacher_forced(model, line, hypothesis.tokens), abs=0.1)
-    empty = Translator.load(exported, "greedy", {"max_len_a": 0.0, "max_len_b": 0}).translate(["안녕하세요."])
+    empty = Translator.load(exported, DecodeOptions("greedy", max_len_a=0.0, max_len_b=0)).translate(["안녕하세요."])
     assert empty[0].text == "" and empty[0].hypotheses[0].score < 0
 
 
@@ -175,25 +176,25 @@ def test_int8_is_smaller_and_still_translates(run, exported, tmp_path):
     int8 = export_ctranslate2(run, tmp_path / "int8", "int8")
     assert int8.model_bytes < 0.5 * (exported / "model.bin").stat().st_size
     lines = dev_sources(run)[:50]
-    ours = [t.text for t in Translator.load(run, "greedy").translate(lines)]
-    quantised = [t.text for t in Translator.load(int8.directory, "greedy").translate(lines)]
+    ours = [t.text for t in Translator.load(run, DecodeOptions("greedy")).translate(lines)]
+    quantised = [t.text for t in Translator.load(int8.directory, DecodeOptions("greedy")).translate(lines)]
     assert len(quantised) == len(lines) and all(quantised)
     assert sum(a == b for a, b in zip(ours, quantised)) >= 0.5 * len(lines)
 
 
-# ---- the commands and the API with an exported directory ---------------------------------------------------------
+# ---- the commands and the API with an exported directory --------------------------------------------------------
 
 
 def test_python_api_loads_either_and_streams(run, exported):
     from s2s import Translator as Exported
 
     assert Exported is Translator
-    translator = Translator.load(exported, "greedy")
+    translator = Translator.load(exported, DecodeOptions("greedy"))
     assert not isinstance(translator, ModelTranslator)
     lines = ["안녕하세요.", "", "나는 학생이다.", "고마워요!"]
     streamed = list(translator.translate_stream(iter(lines), chunk_lines=2))
     assert [t.source for t in streamed] == lines
-    assert [t.text for t in streamed] == [t.text for t in Translator.load(run, "greedy").translate(lines)]
+    assert [t.text for t in streamed] == [t.text for t in Translator.load(run, DecodeOptions("greedy")).translate(lines)]
     assert streamed[1].text == "" and all(streamed[i].text for i in (0, 2, 3))
 
 
@@ -237,7 +238,7 @@ def test_translate_streams_and_ends_quietly_in_a_pipe(exported):
     assert first and code == 0 and err == ""
 
 
-# ---- refusals -----------------------------------------------------------------------------------------------------
+# ---- refusals ---------------------------------------------------------------------------------------------------
 
 
 def test_a_recurrent_run_is_refused_in_one_line(cli, tiny_run, tmp_path):

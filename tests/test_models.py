@@ -93,10 +93,6 @@ def run_steps(model: Seq2Seq, src, src_len, tgt_in):
 
 # --- registry -------------------------------------------------------------------------------------------------
 
-def test_registry_names():
-    assert set(ARCHITECTURES.names()) == {"rnn", "lstm", "gru", "attention", "transformer"}
-
-
 @pytest.mark.parametrize("name", ARCHITECTURES.names())
 def test_unknown_key_names_the_key(name):
     with pytest.raises(ConfigError) as err:
@@ -310,31 +306,6 @@ def test_learns_to_reverse(name):
     assert accuracy >= 0.95, f"{name}: accuracy {accuracy:.3f} after {steps} steps ({time.perf_counter() - start:.1f}s)"
 
 
-# ---- the fast paths: each equals the textbook formula it replaces ----------------------------------------------
-
-def test_sigmoid_tanh_equals_torch_tanh():
-    from s2s.models.layers import tanh
-
-    x = torch.cat([torch.linspace(-60, 60, 20001), torch.randn(1000) * 1e-4])  # saturated ends and near 0
-    torch.testing.assert_close(tanh(x), torch.tanh(x), atol=3e-7, rtol=0)
-    x.requires_grad_(True)
-    (grad,) = torch.autograd.grad(tanh(x).sum(), x)
-    torch.testing.assert_close(grad, 1 - torch.tanh(x.detach()) ** 2, atol=1e-6, rtol=0)
-
-
-def test_bahdanau_scores_equal_v_tanh_of_query_plus_key():
-    from s2s.models.attention import Attention
-
-    torch.manual_seed(0)
-    attention = Attention("bahdanau", 8, 12)
-    query, memory = torch.randn(3, 2, 8), torch.randn(3, 5, 12)  # (B, T, H), (B, S, De)
-    mask = torch.tensor([[True] * 5, [True] * 3 + [False] * 2, [True] * 1 + [False] * 4])
-    _, weights = attention(query, attention.keys(memory), memory, mask)  # (B, T, S)
-    z = attention.query(query).unsqueeze(2) + attention.keys(memory).unsqueeze(1)  # (B, T, S, H)
-    scores = attention.energy(torch.tanh(z)).squeeze(-1).masked_fill(~mask.unsqueeze(1), float("-inf"))
-    torch.testing.assert_close(weights, torch.softmax(scores, -1), atol=1e-6, rtol=1e-5)
-
-
 def test_one_query_attention_equals_the_fused_kernel():
     import torch.nn.functional as F
 
@@ -347,70 +318,3 @@ def test_one_query_attention_equals_the_fused_kernel():
     torch.testing.assert_close(y, F.scaled_dot_product_attention(q, k, v, attn_mask=mask), atol=1e-6, rtol=1e-5)
     assert (weights.masked_select(~mask.expand_as(weights)) == 0).all()  # padding gets exactly 0
     torch.testing.assert_close(weights.sum(-1), torch.ones(3, 4, 1))
-
-
-def test_dropout_drops_p_and_rescales_the_rest():
-    from s2s.models.layers import Dropout
-
-    dropout, x = Dropout(0.1), torch.full((200, 500), 3.0)
-    torch.manual_seed(5)
-    y = dropout(x)
-    assert abs((y == 0).float().mean().item() - 0.1) < 0.005  # 100,000 draws: 0.005 is 5 standard deviations
-    torch.testing.assert_close(y[y != 0], torch.full_like(y[y != 0], 3.0 / 0.9))
-    torch.manual_seed(5)
-    assert torch.equal(dropout(x), y)  # the seed fixes the mask
-    assert dropout.eval()(x) is x and Dropout(0.0)(x) is x
-
-
-def test_linear_equals_f_linear_in_training_and_in_inference():
-    import torch.nn.functional as F
-
-    from s2s.models.linear import Linear, onednn_available
-
-    torch.manual_seed(0)
-    layer = Linear(24, 40)
-    x = torch.randn(3, 7, 24, requires_grad=True)  # (B, T, in): a batch of sequences
-    reference = [p.detach().clone().requires_grad_(True) for p in (x, layer.weight, layer.bias)]
-    y, expected = layer(x), F.linear(*reference)
-    torch.testing.assert_close(y, expected, atol=1e-5, rtol=1e-5)
-    upstream = torch.randn_like(y)
-    grads = torch.autograd.grad(y, [x, layer.weight, layer.bias], upstream)
-    for got, want in zip(grads, torch.autograd.grad(expected, reference, upstream)):
-        torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
-    with torch.no_grad():  # the inference path (oneDNN where available), on a non-contiguous input
-        rows = x.detach()[:, ::2]
-        torch.testing.assert_close(layer(rows), F.linear(rows, layer.weight, layer.bias), atol=1e-5, rtol=1e-5)
-    from unittest import mock
-
-    from s2s.models import linear as linear_module
-
-    with torch.no_grad(), mock.patch.object(linear_module, "_onednn", side_effect=AssertionError("oneDNN used")):
-        with linear_module.onednn_products(False):  # off: F.linear even at inference
-            torch.testing.assert_close(layer(rows), F.linear(rows, layer.weight, layer.bias))
-        if onednn_available():
-            with pytest.raises(AssertionError, match="oneDNN used"):  # and back on after the block
-                layer(rows)
-    frozen = Linear(24, 40).requires_grad_(False)
-    frozen.bias.requires_grad_(True)  # a gradient for the bias alone still flows
-    (grad_bias,) = torch.autograd.grad(frozen(x.detach()).sum(), [frozen.bias])
-    torch.testing.assert_close(grad_bias, torch.full((40,), 21.0))
-    assert onednn_available() == (torch.backends.mkldnn.is_available()
-                                  and hasattr(torch.ops.mkldnn, "_linear_pointwise"))
-    wide = Linear(24, 40).double()  # another dtype takes F.linear
-    torch.testing.assert_close(wide(x.double()), F.linear(x.double(), wide.weight, wide.bias))
-
-
-def test_lstm_cell_equals_torch_lstm_cell():
-    from s2s.models.layers import lstm_cell
-
-    torch.manual_seed(0)
-    x, h, c = torch.randn(5, 12, requires_grad=True), torch.randn(5, 8), torch.randn(5, 8)
-    weights = [torch.randn(32, 12), torch.randn(32, 8), torch.randn(32), torch.randn(32)]
-    weights = [w.requires_grad_(True) for w in weights]
-    ours, theirs = lstm_cell(x, (h, c), *weights), torch.lstm_cell(x, (h, c), *weights)
-    for a, b in zip(ours, theirs):
-        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)
-    inputs = [x, *weights]
-    ours_grad = torch.autograd.grad(ours[0].sum() + 2 * ours[1].sum(), inputs)
-    for a, b in zip(ours_grad, torch.autograd.grad(theirs[0].sum() + 2 * theirs[1].sum(), inputs)):
-        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)

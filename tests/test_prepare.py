@@ -1,20 +1,35 @@
-"""`s2s prepare` end to end: outputs, determinism, the cleaning and split rules, errors, overwriting."""
+"""`s2s prepare` end to end: outputs, determinism, the cleaning and split rules, errors, overwriting; a prepare
+killed midway, nasty and random-byte inputs, a full disk, and the real corpora of ../shared/data."""
 
 from __future__ import annotations
 
+import codecs
+import errno
 import json
+import os
+import signal
 import subprocess
 import sys
+import tempfile
+import time
+import unicodedata
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
-from s2s.data.cleaning import CleaningOptions
+from reliability import leftovers, one_line_error, tiny_corpus
+from s2s.data.cleaning import Cleaner, CleaningOptions, Tally, _CONTROL
 from s2s.data.dataset import ParallelData
 from s2s.data.manifest import load_manifest
 from s2s.data.prepare import PrepareOptions, prepare
+from s2s.data.readers import ReadOptions, open_sources
+from s2s.data.rows import read_rows
+from s2s.data.staging import MARKER, clean_stale
 from s2s.data.subwords import SubwordOptions
+from s2s.errors import S2SError
+
 
 REPO = Path(__file__).resolve().parents[1]
 SMALL = ("--vocab-size", "200", "--quiet")
@@ -244,6 +259,8 @@ def test_an_empty_target_directory_is_fine(cli, tmp_path):
     corpus = write_tsv(tmp_path / "c.tsv", pairs(30))
     (tmp_path / "out").mkdir()
     assert cli("prepare", corpus, "--out", tmp_path / "out", *SMALL).exit_code == 0
+    assert sum(load_manifest(tmp_path / "out").splits.values()) == 30  # prepared into it, every pair placed
+    assert len((tmp_path / "out" / "train.ko").read_text(encoding="utf-8").splitlines()) == 24
 
 
 def test_sample_goes_to_data_sample_by_default(cli, tmp_path, monkeypatch):
@@ -302,3 +319,351 @@ def test_ai_hub_xlsx(cli, tmp_path):
     assert result.exit_code == 0, result.output
     manifest = load_manifest(tmp_path / "out")
     assert sum(manifest.splits.values()) == 30 and manifest.raw["inputs"][0]["format"] == "xlsx"
+
+
+# ---- a full disk, an unwritable place ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("previous", [False, True], ids=["fresh", "over-a-previous-target"])
+def test_prepare_on_a_full_disk_leaves_no_partial_output(cli, monkeypatch, tmp_path, previous):
+    import s2s.data.prepare as prepare_module
+
+    out = tmp_path / "data"
+    if previous:
+        assert cli("prepare", tiny_corpus(tmp_path / "old.tsv"), "--out", out, "--vocab-size", "100",
+                   "--quiet").exit_code == 0
+        before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(prepare_module, "write_manifest", full)
+    result = cli("prepare", tiny_corpus(tmp_path / "new.tsv", offset=100), "--out", out, "--vocab-size", "100",
+                 "--force", "--quiet")
+    assert result.exit_code == 2
+    line = one_line_error(result.output)
+    state = "left as it was" if previous else "not created"
+    assert f"{out}: cannot prepare: No space left on device ({out} {state})" in line
+    if previous:
+        assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    else:
+        assert not out.exists()
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("where", ["a-file", "under-a-file", "deep-under-a-file"])
+def test_prepare_refuses_an_unwritable_out_in_one_line(cli, tmp_path, where):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("x\n")
+    out = {"a-file": blocker, "under-a-file": blocker / "data", "deep-under-a-file": blocker / "a" / "data"}[where]
+    result = cli("prepare", tiny_corpus(tmp_path / "c.tsv"), "--out", out, "--vocab-size", "100", "--quiet")
+    assert result.exit_code == 2
+    why = "exists and is not a directory" if where == "a-file" else f"{blocker} is not a directory"
+    assert one_line_error(result.output) == f"s2s: error: --out {out}: {why}"  # not mkdir's "File exists"
+    assert blocker.read_text() == "x\n" and leftovers(tmp_path) == []
+
+
+# ---- killed mid-prepare -----------------------------------------------------------------------------------------
+
+REPO = Path(__file__).resolve().parents[1]
+
+# Runs `s2s prepare ARGS...` with the encoding stage replaced by a stall that first touches SIGNAL_FILE:
+# by then the staging directory holds the split files and the vocabulary.
+STALLING_PREPARE = """
+import sys, time
+from pathlib import Path
+import s2s.data.prepare as prepare_module
+
+signal_file = Path(sys.argv[1])
+
+def stall(*args, **kwargs):
+    signal_file.touch()
+    time.sleep(300)
+
+prepare_module._encode = stall
+from s2s.cli import main
+sys.argv = ["s2s", "prepare", *sys.argv[2:]]
+main()
+"""
+
+
+def corpus(path: Path, n: int = 40, offset: int = 0) -> Path:
+    rows = [f"나는 사과를 {i}개 먹었다.\tI ate {i} apples." for i in range(offset, offset + n)]
+    path.write_text("ko\ten\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def snapshot(directory: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(directory.iterdir())}
+
+
+@pytest.mark.parametrize("previous", [True, False], ids=["over-a-previous-target", "fresh"])
+def test_sigkill_mid_prepare_leaves_no_partial_target(cli, tmp_path, previous):
+    out = tmp_path / "out"
+    if previous:
+        assert cli("prepare", corpus(tmp_path / "old.tsv"), "--out", out, "--vocab-size", "100", "--quiet").exit_code == 0
+        before = snapshot(out)
+    flag = tmp_path / "stalled"
+    child = subprocess.Popen(
+        [sys.executable, "-c", STALLING_PREPARE, str(flag), str(corpus(tmp_path / "new.tsv", offset=100)),
+         "--out", str(out), "--vocab-size", "100", "--force", "--quiet"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not flag.exists():
+            assert child.poll() is None, child.communicate()[1].decode()
+            assert time.monotonic() < deadline, "prepare never reached the encoding stage"
+            time.sleep(0.05)
+        staging = tmp_path / f".out.tmp-{child.pid}"
+        assert (staging / "train.ko").exists() and (staging / MARKER).exists()
+        os.kill(child.pid, signal.SIGKILL)
+    finally:
+        child.kill()
+        child.wait()
+    assert staging.exists()  # SIGKILL can't be cleaned up after...
+    if previous:
+        assert snapshot(out) == before  # ...but the target is untouched
+    else:
+        assert not out.exists()
+    result = cli("prepare", tmp_path / "new.tsv", "--out", out, "--vocab-size", "100", "--force", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert not staging.exists() and not list(tmp_path.glob(".out.*"))  # the next run removed the leftovers
+    assert "나는 사과를 100개 먹었다." in (out / "train.ko").read_text() + (out / "dev.ko").read_text() + (
+        out / "test.ko"
+    ).read_text()
+
+
+def dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_stale_cleanup_restores_a_target_moved_away_and_spares_others(tmp_path):
+    pid = dead_pid()
+    target = tmp_path / "out"
+    moved = tmp_path / f".out.old-{pid}"
+    moved.mkdir()
+    (moved / "manifest.json").write_text("{}")
+    unmarked = tmp_path / f".out.tmp-{pid}"  # no marker: not ours, left alone
+    unmarked.mkdir()
+    other = tmp_path / f".other.tmp-{pid}"  # another target's: left alone
+    other.mkdir()
+    (other / MARKER).touch()
+    live = tmp_path / f".out.tmp-{os.getpid()}"  # a live process's
+    live.mkdir()
+    (live / MARKER).touch()
+    clean_stale(target)
+    assert (target / "manifest.json").exists() and not moved.exists()
+    assert unmarked.exists() and other.exists() and live.exists()
+
+
+# ---- the real corpora -------------------------------------------------------------------------------------------
+
+
+def read(path):
+    return path.read_text(encoding="utf-8").splitlines()
+
+
+@pytest.mark.shared
+def test_noisy_news_is_cleaned_not_fatal(cli, shared_data, tmp_path):
+    corpus = shared_data / "noisy" / "kpc-news-dev.tsv"
+    out = tmp_path / "news"
+    result = cli("prepare", corpus, "--out", out, "--vocab-size", "1000", "--dev", "50", "--test", "50")
+    assert result.exit_code == 0, result.output
+    manifest = load_manifest(out).raw
+    dropped = sum(manifest["cleaning"][rule] for rule in ("empty", "too_long", "ratio", "duplicate", "leak"))
+    assert sum(manifest["splits"].values()) + dropped == 1000
+    assert manifest["cleaning"]["whitespace"] > 0 and manifest["cleaning"]["ratio"] > 0
+
+
+@pytest.mark.shared
+def test_tatoeba_with_the_ko_en_dev_set(cli, shared_data, tmp_path):
+    out = tmp_path / "tatoeba"
+    dev = shared_data / "ko-en" / "dev.tsv"
+    result = cli("prepare", shared_data / "tatoeba" / "kor-eng.tsv", "--dev-file", dev, "--test", "200",
+                 "--out", out, "--vocab-size", "1000", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert load_manifest(out).splits["dev"] == 2000
+    held = set(read(out / "dev.ko")) | set(read(out / "test.ko"))
+    assert not held & set(read(out / "train.ko"))
+
+
+@pytest.mark.shared
+@pytest.mark.slow
+def test_full_ko_en_train(cli, shared_data, tmp_path):
+    out = tmp_path / "ko-en"
+    result = cli("prepare", shared_data / "ko-en" / "train.tsv", "--dev-file", shared_data / "ko-en" / "dev.tsv",
+                 "--out", out, "--quiet")
+    assert result.exit_code == 0, result.output
+    manifest = load_manifest(out)
+    assert manifest.splits["dev"] == 2000 and manifest.splits["test"] == 1000
+    assert manifest.splits["train"] > 75_000 and manifest.vocab_sizes == {"ko": 8000, "en": 8000}
+    held_ko = set(read(out / "dev.ko")) | set(read(out / "test.ko"))
+    held_en = set(read(out / "dev.en")) | set(read(out / "test.en"))
+    assert not held_ko & set(read(out / "train.ko")) and not held_en & set(read(out / "train.en"))
+
+
+# ---- nasty files ------------------------------------------------------------------------------------------------
+
+BOM = codecs.BOM_UTF8
+NASTY_PIECES = [
+    b"\t", b"\r", b"\r\n", b"\n", b"\x00", b"\x1b[31m", BOM, b"\xff", b"\xc3", b"\xed\xa0\x80", b"\xf0\x9f",
+    "사과를".encode("euc-kr"), "café".encode("latin-1"), "한국어".encode("utf-16-le"), b'"', b'""', b",",
+    "ko\ten\n".encode(), "\u200b\u200f\u202e".encode(), "e\u0301".encode(), "👩‍👩‍👧".encode(), "\u2028".encode(),
+]
+pieces = st.one_of(
+    st.text(max_size=12).map(lambda s: s.encode("utf-8", "surrogatepass")),  # any code point, lone surrogates too
+    st.sampled_from(NASTY_PIECES),
+    st.binary(max_size=12),
+    st.sampled_from(["나는 학생이다.\tI am a student.\n", "안녕\t\"Hi\", he said\n"]).map(str.encode),
+)
+contents = st.tuples(st.lists(pieces, max_size=40).map(b"".join), st.sampled_from([0, 0, 0, 70_000, 300_000])).map(
+    lambda c: c[0] + b"x" * c[1] + b"\tend\n" if c[1] else c[0])
+headers = st.sampled_from([b"", b"ko\ten\n", BOM + b"ko\ten\r\n", b"en\tko\tid\n", b"ko,en\n"])
+# S2S_FUZZ_EXAMPLES=2000 for a longer hunt than the default 60.
+FUZZ = settings(max_examples=int(os.environ.get("S2S_FUZZ_EXAMPLES", "60")), deadline=None,
+                suppress_health_check=[HealthCheck.too_slow])
+
+
+def check_rows(source, path_lines: int) -> int:
+    """Read and clean every row, checking each one's promise; the number of pairs kept."""
+    cleaner, kept = Cleaner(CleaningOptions(), Tally()), 0
+    for row in read_rows(source, ("ko", "en")):
+        assert 1 <= row.line <= max(path_lines, 1)
+        if row.problem is not None:
+            assert row.texts == () and "\n" not in row.problem and row.problem
+            continue
+        assert len(row.texts) == 2
+        for text in row.texts:
+            text.encode("utf-8")  # no lone surrogates got through
+        texts = cleaner.clean(row.texts, row.path, row.line)
+        if texts is None:
+            continue
+        kept += 1
+        for text in texts:
+            assert text and text == text.strip() and not _CONTROL.search(text)
+            assert not any(c in text for c in "\t\n\r\x0b\x0c\x85\u2028\u2029")
+            assert unicodedata.is_normalized("NFC", text)
+    return kept
+
+
+def lines_in(data: bytes) -> int:
+    return data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
+
+
+@FUZZ
+@given(header=headers, body=contents, suffix=st.sampled_from([".tsv", ".csv"]), has_header=st.booleans())
+def test_tables_of_random_bytes_read_cleanly_or_fail_in_one_line(header, body, suffix, has_header):
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"corpus{suffix}"
+        data = header + body
+        path.write_bytes(data)
+        try:
+            (source,) = open_sources([path], ReadOptions(header=has_header, langs=None if has_header else ("ko", "en")))
+            check_rows(source, lines_in(data))
+        except S2SError as err:
+            assert "\n" not in str(err) and str(path) in str(err) or str(err).startswith("--")
+            assert len(str(err)) < 400
+
+
+@FUZZ
+@given(ko=contents, en=contents)
+def test_aligned_text_files_of_random_bytes_read_cleanly_or_fail_in_one_line(ko, en):
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = [Path(tmp) / "c.ko", Path(tmp) / "c.en"]
+        paths[0].write_bytes(ko)
+        paths[1].write_bytes(en)
+        try:
+            (source,) = open_sources(paths, ReadOptions())
+            check_rows(source, max(lines_in(ko), lines_in(en)))
+        except S2SError as err:
+            assert "\n" not in str(err) and "not aligned" in str(err)
+            assert lines_in(ko) != lines_in(en)
+
+
+# ---- the whole `s2s prepare` on nasty files ---------------------------------------------------------------------
+
+GOOD = [f"나는 사과를 {i}개 먹었다.\tI ate {i} apples." for i in range(60)]
+
+
+def table(rows: list[str], header: str = "ko\ten") -> bytes:
+    return ((header + "\n") if header else "").encode() + "".join(r + "\n" for r in rows).encode()
+
+
+NASTY = {  # name: (file name, bytes, what must happen: "ok" or the start of the one-line error)
+    "empty": ("c.tsv", b"", "c.tsv:1: empty first line"),
+    "header-only": ("c.tsv", b"ko\ten\n", "c.tsv: no sentence pairs (no rows after the header)"),
+    "random-bytes": ("c.tsv", bytes(range(255, -1, -1)) * 20, "c.tsv:1: header is not UTF-8"),
+    "control-bytes": ("c.tsv", bytes(range(256)) * 20, "c.tsv:1: the header ("),
+    "utf-16": ("c.tsv", "ko\ten\n안녕\thi\n".encode("utf-16"), "c.tsv:1: header is not UTF-8"),
+    "all-euc-kr": ("c.tsv", table(GOOD).replace("나는".encode(), "나는".encode("euc-kr")),
+                   "c.tsv: no sentence pairs left of 60 rows (60 unreadable); first: "),
+    "missing-column": ("c.tsv", table([r.split("\t")[0] for r in GOOD]), "c.tsv: no sentence pairs left of 60 rows"),
+    "bare-cr-endings": ("c.tsv", table(GOOD).replace(b"\n", b"\r"), "c.tsv:1: lines end with a bare CR"),
+    "only-whitespace": ("c.tsv", table([" \t\u3000"] * 60),
+                        "c.tsv: no sentence pairs left of 60 rows (60 with an empty side)"),
+    "misaligned-text": ("c.ko", None, "c.en: ends after line 59 but"),
+    "bom-crlf-nul-controls": ("c.tsv", BOM + table([r.replace("사과", "사\x00과\x1b") for r in GOOD]).replace(
+        b"\n", b"\r\n"), "ok"),
+    "some-bad-lines": ("c.tsv", table(GOOD[:30]) + b"\xff\xfe\tbad\n" + b"one field\n" + "\t".join(["a"] * 5).encode()
+                       + b"\n" + table(GOOD[30:], header=""), "ok"),
+    "huge-lines": ("c.tsv", table(GOOD + ["가" * 1_000_000 + "\tlong", "a\t" + "b" * 300_000]), "ok"),
+    "csv-quotes-and-huge-field": ("c.csv", table([r.replace("\t", ",") for r in GOOD] + ['"open, never closed'],
+                                                 header="ko,en") + b'"' + b"x" * 200_000 + b'",y\n', "ok"),
+    "mixed-scripts-and-emoji": ("c.tsv", table(GOOD + ["مرحبا 👩‍👩‍👧\tสวัสดี \u200f🏳️‍🌈"]), "ok"),
+}
+
+
+@pytest.mark.parametrize("case", list(NASTY))
+def test_prepare_on_nasty_files_succeeds_or_fails_in_one_line(cli, tmp_path, case):
+    name, data, expected = NASTY[case]
+    inputs = [tmp_path / name]
+    if data is None:  # aligned text files of different lengths
+        inputs = [tmp_path / "c.ko", tmp_path / "c.en"]
+        inputs[0].write_text("".join(r.split("\t")[0] + "\n" for r in GOOD), encoding="utf-8")
+        inputs[1].write_text("".join(r.split("\t")[1] + "\n" for r in GOOD[:59]), encoding="utf-8")
+    else:
+        inputs[0].write_bytes(data)
+    out = tmp_path / "out"
+    result = cli("prepare", *inputs, "--out", out, "--vocab-size", "100", "--quiet")
+    if expected == "ok":
+        assert result.exit_code == 0, result.output
+        assert all((out / f).is_file() for f in ("manifest.json", "train.ko.bin", "dev.en.idx", "test.ko"))
+    else:
+        assert result.exit_code == 2
+        line = one_line_error(result.output)
+        assert expected in line and len(line) < 400
+        assert not out.exists()
+    assert leftovers(tmp_path) == []
+
+
+def test_skipped_lines_are_reported_with_file_and_line(cli, tmp_path):
+    data = table(GOOD[:30]) + b"\xff\xfe\tbad\n" + b"one field\n" + table(GOOD[30:], header="")
+    (tmp_path / "c.tsv").write_bytes(data)
+    result = cli("prepare", tmp_path / "c.tsv", "--out", tmp_path / "out", "--vocab-size", "100")
+    assert result.exit_code == 0, result.output
+    assert f"{tmp_path / 'c.tsv'}:32: undecodable bytes (not UTF-8) at byte 0" in result.output
+    assert f"{tmp_path / 'c.tsv'}:33: 1 tab-separated fields, expected 2" in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.shared
+def test_a_real_dirty_corpus_prepares_and_reports_what_it_dropped(cli, shared_data, tmp_path):
+    corpus = shared_data / "noisy" / "kpc-news-dev.tsv"
+    out = tmp_path / "news"
+    result = cli("prepare", corpus, "--out", out, "--vocab-size", "500")
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    import json
+
+    manifest = json.loads((out / "manifest.json").read_text())
+    kept = sum(manifest["splits"].values())
+    dropped = sum(manifest["cleaning"][r] for r in ("malformed", "empty", "too_long", "ratio", "duplicate"))
+    assert kept + dropped + manifest["cleaning"]["leak"] >= 990 and kept > 900
+    for split in ("train", "dev", "test"):
+        for lang in ("ko", "en"):
+            text = (out / f"{split}.{lang}").read_text(encoding="utf-8")
+            assert not _CONTROL.search(text) and "\r" not in text
+    assert leftovers(tmp_path) == []

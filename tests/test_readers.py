@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from s2s.data.readers import ReadOptions, language_of, open_sources, read_rows
+from s2s.data.readers import ReadOptions, language_of, open_sources
+from s2s.data.rows import read_rows
 from s2s.errors import S2SError
 
 

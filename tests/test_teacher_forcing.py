@@ -8,7 +8,6 @@ import torch
 
 from s2s import PAD_ID
 from s2s.errors import ConfigError
-from s2s.registry import SCHEDULES
 from s2s.teacher_forcing import (
     CurriculumConfig,
     TeacherForcingConfig,
@@ -45,10 +44,6 @@ def test_schedule_values_match_their_formulas(section, step, expected):
 def test_per_epoch_schedules_count_epochs_not_steps():
     cfg = tf({"schedule": "linear", "steps": 10, "per": "epoch"})
     assert teacher_forcing_ratio(cfg, step=999, epoch=5) == pytest.approx(0.5)
-
-
-def test_schedules_are_registered_by_name():
-    assert set(SCHEDULES.names()) == {"constant", "linear", "exponential", "inverse_sigmoid"}
 
 
 def test_default_is_plain_teacher_forcing_and_roundtrips():

@@ -1,8 +1,13 @@
-"""The training loop: run directory, reproducibility from a seed, exact resume, teacher forcing, curriculum."""
+"""The training loop: run directory, reproducibility from a seed, exact resume, teacher forcing, curriculum;
+SIGINT and SIGTERM then resume, non-finite losses, a full disk, a run directory that cannot be written."""
 
+from __future__ import annotations
+
+import errno
 import json
 import math
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -14,16 +19,19 @@ import pytest
 import torch
 import yaml
 
+import s2s.objective as loop
+from reliability import disk_full, leftovers, one_line_error, tiny_corpus, train_tiny, write_tiny_recipe
 from s2s.checkpoint import load_checkpoint
-from s2s.config import load_recipe, recipe_from_dict
+from s2s.config import load_recipe, recipe_from_dict, recipe_to_dict
 from s2s.data.dataset import ParallelData, collate
+from s2s.data.stream import BatchStream
 from s2s.errors import S2SError
 from s2s.models.base import build_model
+from s2s.objective import batch_loss
 from s2s.teacher_forcing import make_mixer
-from s2s.data.stream import BatchStream
-from s2s.train import TrainState, batch_loss, train
+from s2s.train import train
+from s2s.trainstate import TrainState
 
-from reliability import one_line_error, tiny_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -60,8 +68,8 @@ def test_a_run_writes_its_directory(prepared_sample, tmp_path):
     stored = yaml.safe_load((run / "recipe.yaml").read_text())
     assert stored["model"]["arch"] == "attention" and stored["train"]["max_steps"] == 6
     ckpt = load_checkpoint(run / "checkpoints" / "last.pt")
-    assert ckpt.recipe == stored and ckpt.src_lang == "ko" and ckpt.tgt_lang == "en"
-    assert ckpt.training["state"]["step"] == 6
+    assert recipe_to_dict(ckpt.recipe) == stored and ckpt.src_lang == "ko" and ckpt.tgt_lang == "en"
+    assert ckpt.training.state.step == 6
     valid = records(run, "valid")
     assert [v["step"] for v in valid] == [3, 6] and all("dev_bleu" in v for v in valid)
     assert all(math.isfinite(v["dev_loss"]) for v in valid)
@@ -73,20 +81,21 @@ def test_a_run_writes_its_directory(prepared_sample, tmp_path):
 
 def test_training_never_goes_through_onednn(prepared_sample, tmp_path, monkeypatch):
     """Training products and the validations' decoding use F.linear: oneDNN's per-shape kernels would stay in
-    the training process's memory (s2s/models/linear.py)."""
-    from s2s.models import linear as linear_module
+    the training process's memory (s2s/fast.py)."""
+    from s2s import fast
 
     def refuse(*args):
         raise AssertionError("oneDNN used during training")
 
-    available = linear_module.onednn_available()  # its one-time self-check calls the kernel
-    monkeypatch.setattr(linear_module, "_onednn", refuse)
+    available = fast.onednn_available()  # its one-time self-check calls the kernel
+    monkeypatch.setattr(fast, "_onednn", refuse)
     result = train(recipe(train={"max_steps": 2, "valid_every": 1, "valid_bleu": True, "valid_max_sentences": 20}),
                    prepared_sample, tmp_path / "run", quiet=True)
     assert result.steps == 2 and len(records(tmp_path / "run", "valid")) == 2
-    if available:  # and decoding outside training still takes it
+    if available:  # and a model prepared for decoding takes it
+        model = fast.for_decoding(result.model.eval())
         with torch.no_grad(), pytest.raises(AssertionError, match="oneDNN used"):
-            result.model.eval().output(torch.zeros(2, result.model.output.in_features))
+            model.output(torch.zeros(2, model.output.in_features))
 
 
 def test_same_seed_gives_identical_losses(prepared_sample, tmp_path):
@@ -141,7 +150,7 @@ def test_ratio_one_is_exactly_the_teacher_forced_loss(prepared_sample):
     logits = model(batch.src, batch.src_lengths, batch.tgt_in)
     expected = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), batch.tgt_out.reshape(-1),
                                                  ignore_index=0, reduction="sum")
-    assert torch.equal(batch_loss(model, batch, r, 1.0, torch.Generator()), expected)
+    assert torch.equal(batch_loss(model, batch, 1.0, torch.Generator(), r.teacher_forcing), expected)
 
 
 @pytest.mark.parametrize("arch", ["gru", "attention", "transformer"])
@@ -192,9 +201,9 @@ def test_curriculum_competence_is_logged(prepared_sample, tmp_path):
 
 
 def test_repeated_non_finite_losses_stop_training(prepared_sample, tmp_path, monkeypatch):
-    import s2s.train as loop
+    import s2s.objective
 
-    monkeypatch.setattr(loop, "batch_loss", lambda *a, **k: torch.tensor(float("nan"), requires_grad=True))
+    monkeypatch.setattr(s2s.objective, "batch_loss", lambda *a, **k: torch.tensor(float("nan"), requires_grad=True))
     with pytest.raises(S2SError, match=r"5 non-finite losses in a row \(last at step 5\)"):
         train(recipe(train={"max_steps": 20}), prepared_sample, tmp_path / "n", quiet=True)
 
@@ -261,7 +270,7 @@ def test_ctrl_c_saves_a_resumable_checkpoint(prepared_sample, tmp_path):
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "continue with --resume" in err
-    step = load_checkpoint(run / "checkpoints" / "last.pt").training["state"]["step"]
+    step = load_checkpoint(run / "checkpoints" / "last.pt").training.state.step
     assert step >= 3
     recipe_again = load_recipe(path, [f"train.max_steps={step + 2}"])
     result = train(recipe_again, prepared_sample, run, resume=True, quiet=True)
@@ -307,29 +316,12 @@ def test_prepare_then_train_as_typed_finds_data_latest(cli, tmp_path, monkeypatc
     assert Path(ckpt.data_dir) == (tmp_path / "data" / "sample").resolve()
 
 
-@pytest.mark.parametrize("scale", [0.1, 10.0])  # under the limit: untouched; over it: scaled to the limit
-def test_clip_gradients_equals_clip_grad_norm(scale):
-    from s2s.optim import clip_gradients
-
-    gen = torch.Generator().manual_seed(3)
-    ours = [torch.nn.Parameter(torch.randn(7, 5, generator=gen)) for _ in range(3)]
-    theirs = [torch.nn.Parameter(p.detach().clone()) for p in ours]
-    for a, b in zip(ours, theirs):
-        a.grad = torch.randn(a.shape, generator=gen) * scale
-        b.grad = a.grad.clone()
-    clip_gradients(ours, 5.0)
-    torch.nn.utils.clip_grad_norm_(theirs, 5.0)
-    for a, b in zip(ours, theirs):
-        torch.testing.assert_close(a.grad, b.grad)
-    assert (torch.linalg.vector_norm(torch.cat([p.grad.flatten() for p in ours])) <= 5.0 + 1e-4).item()
-
-
 def test_last_is_saved_every_n_steps_and_every_few_minutes(prepared_sample, tmp_path, monkeypatch):
-    import s2s.train
+    import s2s.checkpointer
 
     saved = []
-    real_save = s2s.train.save_checkpoint
-    monkeypatch.setattr(s2s.train, "save_checkpoint", lambda ckpt, path: (saved.append((path.name, ckpt.info["step"])),
+    real_save = s2s.checkpointer.save_checkpoint
+    monkeypatch.setattr(s2s.checkpointer, "save_checkpoint", lambda ckpt, path: (saved.append((path.name, ckpt.info.step)),
                                                                          real_save(ckpt, path)))
     train(recipe(train={"save_every": 2, "save_every_minutes": None}), prepared_sample, tmp_path / "a", quiet=True)
     assert [step for name, step in saved if name == "last.pt"] == [2, 4, 6]  # 6: the final validation's
@@ -343,7 +335,7 @@ def test_max_time_stops_with_a_validation_and_resume_respects_it(prepared_sample
     result = train(recipe(train={"max_time": 1e-6}), prepared_sample, run)
     assert result.steps == 1 and "time budget reached" in capsys.readouterr().err
     assert [r["step"] for r in records(run, "valid")] == [1]
-    assert load_checkpoint(run / "checkpoints" / "last.pt").training["state"]["step"] == 1
+    assert load_checkpoint(run / "checkpoints" / "last.pt").training.state.step == 1
     assert train(recipe(train={"max_time": 1e-6}), prepared_sample, run, resume=True, quiet=True).steps == 1
     assert [r["step"] for r in records(run, "valid")] == [1]  # no second validation of the same step
     assert train(recipe(train={"max_time": "1h"}), prepared_sample, run, resume=True, quiet=True).steps == 6
@@ -364,11 +356,11 @@ def test_the_runs_recipe_records_the_data_it_used(prepared_sample, tmp_path):
     train(recipe(train={"max_steps": 2}), prepared_sample, run, quiet=True)
     stored = yaml.safe_load((run / "recipe.yaml").read_text())["data"]
     assert stored["dir"] == str(Path(prepared_sample).resolve()) and (stored["src"], stored["tgt"]) == ("ko", "en")
-    assert load_checkpoint(run / "checkpoints" / "last.pt").recipe["data"] == stored
+    assert recipe_to_dict(load_checkpoint(run / "checkpoints" / "last.pt").recipe)["data"] == stored
     assert train(recipe(train={"max_steps": 3}), prepared_sample, run, resume=True, quiet=True).steps == 3
 
 
-# ---- recipes by name, from any directory ---------------------------------------------------------------------
+# ---- recipes by name, from any directory ------------------------------------------------------------------------
 
 
 def test_a_bundled_recipe_trains_by_name_from_any_directory(prepared_sample, tmp_path):
@@ -421,3 +413,172 @@ def test_a_bad_set_is_blamed_on_the_set_and_a_bad_file_on_the_file(cli, tmp_path
     assert result.exit_code == 2
     assert one_line_error(result.output) == f"s2s: error: {bad}: train.lr: 'abc' is not a number"
     assert not (tmp_path / "run").exists()
+
+
+# ---- interrupted and resumed ------------------------------------------------------------------------------------
+
+REPO = Path(__file__).resolve().parent.parent
+STEPS = 30
+SETTINGS = [f"train.max_steps={STEPS}", "train.log_every=3", "train.valid_every=15", "train.valid_bleu=false",
+            "train.threads=1"]
+
+
+def _env() -> dict:
+    return {**os.environ, "PYTHONPATH": str(REPO)}
+
+
+def _train_args(data: Path, out: Path, *extra: str) -> list[str]:
+    args = [sys.executable, "-m", "s2s", "train", str(REPO / "recipes" / "tiny.yaml"), "--data", str(data),
+            "--out", str(out), "--quiet"]
+    for setting in SETTINGS:
+        args += ["--set", setting]
+    return args + list(extra)
+
+
+def _records(run: Path) -> list[tuple]:
+    """What must match to the last digit: every logged training and dev loss, by step."""
+    lines = (run / "metrics.jsonl").read_text().splitlines()
+    out = []
+    for record in map(json.loads, lines):
+        if record["kind"] == "train":
+            out.append(("train", record["step"], record["loss"]))
+        elif record["kind"] == "valid":
+            out.append(("valid", record["step"], record["dev_loss"]))
+    return out
+
+
+def _logged_step(run: Path) -> int:
+    path = run / "metrics.jsonl"
+    if not path.is_file():
+        return 0
+    steps = [json.loads(line)["step"] for line in path.read_text().splitlines() if line.strip()]
+    return max(steps, default=0)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(prepared_sample, tmp_path_factory) -> list[tuple]:
+    run = tmp_path_factory.mktemp("whole") / "run"
+    subprocess.run(_train_args(prepared_sample, run), env=_env(), check=True, capture_output=True)
+    return _records(run)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_interrupted_and_resumed_run_logs_the_same_losses(prepared_sample, uninterrupted, tmp_path, sig):
+    run = tmp_path / "run"
+    at = random.Random().randint(4, STEPS - 8)  # mid-epoch, mid-window, or during a validation: all must resume
+    proc = subprocess.Popen(_train_args(prepared_sample, run), env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.monotonic() + 60
+    while _logged_step(run) < at and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert proc.poll() is None, f"training ended before step {at}: {proc.communicate()[1]}"
+    time.sleep(random.uniform(0.0, 0.2))  # somewhere inside the next update or two (one takes ~0.1 s)
+    os.kill(proc.pid, sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err  # SIGTERM takes Ctrl-C's path: not 143 with nothing saved
+    assert "continue with --resume" in err
+    assert (run / "checkpoints" / "last.pt").is_file()
+    interrupted_at = _logged_step(run)
+    assert interrupted_at < STEPS, "the signal came after training had ended"
+
+    resumed = subprocess.run(_train_args(prepared_sample, run, "--resume"), env=_env(), capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    assert _records(run) == uninterrupted, f"interrupted after step {interrupted_at} ({sig.name})"
+
+
+# ---- faults: non-finite losses, a full disk, an unwritable run directory ----------------------------------------
+
+def nan_at(monkeypatch, steps: set[int]) -> None:
+    """The loss of the given (1-based) update steps becomes NaN, with NaN gradients flowing into the model."""
+    real, calls = loop.batch_loss, [0]
+
+    def batch_loss(*args, **kwargs):
+        calls[0] += 1
+        loss = real(*args, **kwargs)
+        return loss * float("nan") if calls[0] in steps else loss
+
+    monkeypatch.setattr(loop, "batch_loss", batch_loss)
+
+
+def test_one_non_finite_loss_skips_its_update_and_training_goes_on(monkeypatch, capsys, prepared_sample, tmp_path):
+    nan_at(monkeypatch, {2})
+    run = train_tiny(prepared_sample, tmp_path / "run", max_steps=4, valid_every=4)
+    assert "warning: non-finite loss at step 2; update skipped" in capsys.readouterr().err
+    ckpt = load_checkpoint(run / "checkpoints" / "last.pt")
+    assert ckpt.training.state.step == 4
+    assert all(torch.isfinite(t).all() for t in ckpt.model_state.values())  # the NaN gradients were dropped
+    for group in ckpt.training.optimizer["state"].values():
+        assert all(torch.isfinite(t).all() for t in group.values() if isinstance(t, torch.Tensor))
+
+
+def test_repeated_non_finite_losses_stop_naming_the_step_and_the_last_good_checkpoint(monkeypatch, prepared_sample,
+                                                                                     tmp_path):
+    nan_at(monkeypatch, set(range(3, 100)))
+    run = tmp_path / "run"
+    with pytest.raises(S2SError) as err:
+        train_tiny(prepared_sample, run, max_steps=50, valid_every=2)
+    last = run / "checkpoints" / "last.pt"
+    assert str(err.value) == (f"training stopped: 5 non-finite losses in a row (last at step 7); "
+                              f"last good checkpoint: {last}")
+    assert load_checkpoint(last).training.state.step == 2
+
+
+# ---- failing writes ---------------------------------------------------------------------------------------------
+
+
+
+
+def test_a_full_disk_mid_training_stops_in_one_line_and_the_run_resumes(cli, monkeypatch, prepared_sample, tmp_path):
+    run = tmp_path / "run"
+    recipe = write_tiny_recipe(tmp_path / "tiny.yaml", train={"max_steps": 6, "valid_every": 2})
+    writes = []
+    failed = disk_full(monkeypatch, after_bytes=4096,
+                       when=lambda path: path.name == "last.pt" and (writes.append(path) or len(writes) == 2))
+    result = cli("train", recipe, "--data", prepared_sample, "--out", run, "--quiet")
+    assert result.exit_code == 2 and failed == [str(run / "checkpoints" / "last.pt")]
+    line = one_line_error(result.output)
+    assert line == f"s2s: error: {run / 'checkpoints' / 'last.pt'}: cannot write: No space left on device " \
+                   "(the previous version is unchanged)"
+    assert load_checkpoint(run / "checkpoints" / "last.pt").training.state.step == 2
+    assert leftovers(run) == []
+    monkeypatch.undo()  # the disk has room again
+    result = cli("train", recipe, "--data", prepared_sample, "--out", run, "--resume", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert load_checkpoint(run / "checkpoints" / "last.pt").training.state.step == 6
+
+
+# ---- an output location that can't be written -------------------------------------------------------------------
+
+
+def no_training(monkeypatch) -> list[int]:
+    calls: list[int] = []
+    monkeypatch.setattr(loop, "batch_loss", lambda *a, **k: calls.append(1))
+    return calls
+
+
+@pytest.mark.parametrize("where", ["a-file", "under-a-file", "permission-denied", "recipe-write-fails"])
+def test_train_refuses_an_unwritable_out_before_training(cli, monkeypatch, prepared_sample, tmp_path, where):
+    recipe = write_tiny_recipe(tmp_path / "tiny.yaml")
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file, not a directory\n")
+    out = {"a-file": blocker, "under-a-file": blocker / "run"}.get(where, tmp_path / "locked" / "run")
+    if where == "permission-denied":  # what chmod 555 would do for a user other than root
+        real_mkdir = Path.mkdir
+
+        def mkdir(self, *args, **kwargs):
+            if "locked" in self.parts:
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(self))
+            return real_mkdir(self, *args, **kwargs)
+
+        monkeypatch.setattr(Path, "mkdir", mkdir)
+    elif where == "recipe-write-fails":
+        disk_full(monkeypatch, when=lambda path: path.name == "recipe.yaml")
+    calls = no_training(monkeypatch)
+    result = cli("train", recipe, "--data", prepared_sample, "--out", out, "--quiet")
+    assert result.exit_code == 2
+    line = one_line_error(result.output)
+    expected = {"a-file": "Not a directory", "under-a-file": "Not a directory",
+                "permission-denied": "Permission denied", "recipe-write-fails": "No space left on device"}[where]
+    assert str(out) in line and expected in line
+    assert calls == []
+    assert blocker.read_text() == "a file, not a directory\n"

@@ -1,4 +1,5 @@
-"""`s2s translate`: one output line per input line, in order, streamed, quiet in pipelines, clean errors.
+"""`s2s translate`: one output line per input line, in order, streamed, quiet in pipelines, clean errors, whatever
+the input (hostile text and bytes) and wherever the output (a full disk, a place that cannot be written).
 
 Driven through `CliRunner` in-process and as a subprocess in real pipes (streaming, `| head`, Ctrl-C). Every
 subprocess read has a timeout, so a translate that stops streaming fails the test instead of hanging the suite.
@@ -6,8 +7,10 @@ subprocess read has a timeout, so a translate that stops streaming fails the tes
 
 from __future__ import annotations
 
+import io
 import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,10 +18,13 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
+from reliability import one_line_error, train_tiny
 from s2s.streaming import read_chunks
 from s2s.translate import format_line
 from s2s.translator import Translation, Translator
+
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 120  # seconds for one answer from a subprocess: generous, for a loaded 2-core machine
@@ -53,7 +59,7 @@ def lines_of(text: str) -> list[str]:
 
 def alone(run: Path, line: str) -> str:
     """`line` translated on its own, in-process, as `--scores` would write it."""
-    translator = Translator.from_checkpoint(run / "checkpoints" / "best.pt")
+    translator = Translator.load(run / "checkpoints" / "best.pt")
     return format_line(translator.translate([line])[0], scores=True)
 
 
@@ -149,7 +155,7 @@ def test_missing_or_bad_model_is_one_clean_line(tmp_path, monkeypatch):
         assert result.stderr.count("\n") == 1 and result.stdout == ""
 
 
-# ---- real pipes ---------------------------------------------------------------------------------------------
+# ---- real pipes -------------------------------------------------------------------------------------------------
 
 
 class Process:
@@ -234,7 +240,7 @@ def test_ctrl_c_exits_cleanly(tiny_run):
     assert code == 130 and err == "s2s: interrupted\n"
 
 
-# ---- pieces ---------------------------------------------------------------------------------------------
+# ---- pieces -----------------------------------------------------------------------------------------------------
 
 
 def test_read_chunks_yields_what_is_ready_without_waiting_for_the_end():
@@ -286,7 +292,159 @@ def test_a_line_longer_than_the_transformer_gives_one_line(prepared_sample, tmp_
         result = translate("-m", run, "--decoder", decoder, input="\n".join(lines).encode() + b"\n")
         assert result.exit_code == 0, result.stderr
         assert len(lines_of(result.stdout)) == 2
-    translator = Translator.from_checkpoint(run / "checkpoints" / "best.pt")
+    translator = Translator.load(run / "checkpoints" / "best.pt")
     assert translator.max_src_len == 16
     long = translator.translate(lines[:1])[0]
     assert len(long.src_pieces) == 16 and len(long.hypotheses[0].tokens) <= 15
+
+
+# ---- outputs that cannot be written -----------------------------------------------------------------------------
+
+
+def test_translate_and_evaluate_outputs_that_cant_be_written_are_one_line(cli, tmp_path, prepared_sample):
+    run = train_tiny(prepared_sample, tmp_path / "run", max_steps=1, valid_every=1)
+    (tmp_path / "in.txt").write_text("안녕\n", encoding="utf-8")
+    blocker = tmp_path / "blocker"
+    blocker.write_text("x\n")
+    result = cli("translate", "-m", run, "-i", tmp_path / "in.txt", "-o", blocker / "out.txt")
+    assert result.exit_code == 2 and str(blocker / "out.txt") in one_line_error(result.output)
+    result = cli("evaluate", "-m", run, "--save-hyp", blocker / "hyp.txt")
+    assert result.exit_code == 2 and str(blocker / "hyp.txt") in one_line_error(result.output)
+    shutil.rmtree(run)
+
+
+@pytest.mark.parametrize("to", ["stdout", "-o"])
+def test_translate_on_a_full_disk_is_one_line_not_a_truncated_success(prepared_sample, tmp_path, to):
+    """A real limit (the child's RLIMIT_FSIZE, as a full disk): short writes must not drop lines silently."""
+    import resource
+    import subprocess
+    import sys
+
+    run = train_tiny(prepared_sample, tmp_path / "run", max_steps=1, valid_every=1)
+    (tmp_path / "in.txt").write_text("안녕하세요.\n" * 200, encoding="utf-8")
+    out = tmp_path / "out.txt"
+    args = [sys.executable, "-m", "s2s", "translate", "-m", str(run), "-i", str(tmp_path / "in.txt")]
+    with open(out if to == "stdout" else os.devnull, "wb") as stdout:
+        child = subprocess.run(args + (["-o", str(out)] if to == "-o" else []), stdout=stdout, stderr=subprocess.PIPE,
+                               preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (64, 64)), timeout=300,
+                               env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert child.returncode == 2
+    name = "standard output" if to == "stdout" else str(out)
+    assert one_line_error(child.stderr.decode()) == f"s2s: error: {name}: cannot write: File too large"
+
+
+# ---- hostile input ----------------------------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+
+HOSTILE_TEXT = [
+    "안녕하세요.",
+    "",
+    "이것은 아주 긴 문장입니다 " * 1500,  # 21,000 characters
+    "a" * 50_000,  # one 50,000-character word
+    "😀" * 5_000,
+    "\x00\x01\x07\x1b[31m\x7f\x9b",
+    "!!!???...,,,;;;",
+    "。、「」『』！？",
+    "مرحبا بالعالم",
+    "\u202eשלום עולם\u202c \u200f",
+    "สวัสดีครับ ภาษาไทยไม่มีช่องว่าง",
+    "你好，世界。日本語の文章です。",
+    "👩\u200d👩\u200d👧\u200d👦 🏳️\u200d🌈 🇰🇷",
+    "\u200d\u200c\u200b\u2060",
+    "\ufeff맨 앞에 BOM",
+    "e\u0301\u0301\u0301 \u1112\u1161\u11ab",
+    "line\u2028separator\u2029paragraph\x85next\x0bvertical\x0cfeed",
+    "a\tb\tc",
+    "mid\rline carriage return",
+    "\u3000\u3000",
+]
+HOSTILE_BYTES = [b"\xff\xfe not utf-8", b"\xed\xa0\x80 a lone surrogate", b"\xc0\xaf overlong", b"\xe4\xb8 cut short"]
+
+
+def hostile_input() -> bytes:
+    return b"\n".join([t.encode("utf-8") for t in HOSTILE_TEXT] + HOSTILE_BYTES) + b"\n\n" + "끝".encode()
+
+
+def lines_in(data: bytes) -> int:
+    return data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
+
+
+def output_lines(stdout: bytes) -> list[str]:
+    text = stdout.decode("utf-8")  # only UTF-8 comes out, whatever came in
+    assert text.endswith("\n") or text == ""
+    return text.split("\n")[:-1]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory, prepared_sample) -> Path:
+    return train_tiny(prepared_sample, tmp_path_factory.mktemp("translate") / "run")
+
+
+@pytest.fixture(scope="module")
+def translator(run) -> Translator:
+    return Translator.load(run / "checkpoints" / "last.pt")
+
+
+@pytest.mark.parametrize("options, fields", [([], 1), (["--scores"], 2),
+                                             (["--decoder", "beam", "--beam", "2", "--nbest", "2"], 4)],
+                         ids=["plain", "scores", "nbest"])
+def test_hostile_input_keeps_one_output_line_per_input_line(cli, run, translator, tmp_path, options, fields):
+    data = hostile_input()
+    (tmp_path / "in.txt").write_bytes(data)
+    result = cli("translate", "-m", run, "-i", tmp_path / "in.txt", "-o", tmp_path / "out.txt", *options)
+    assert result.exit_code == 0, result.output
+    out = output_lines((tmp_path / "out.txt").read_bytes())
+    assert len(out) == lines_in(data) == len(HOSTILE_TEXT) + len(HOSTILE_BYTES) + 2
+    for line, got in zip(HOSTILE_TEXT, out):
+        if not line.strip() or not translator.src_vocab.encode(line):  # nothing left to translate
+            assert got == ""
+        else:
+            assert len(got.split("\t")) == fields
+
+
+def test_hostile_bytes_through_a_real_pipe(run):
+    data = hostile_input()
+    child = subprocess.run([sys.executable, "-m", "s2s", "translate", "-m", str(run)], input=data,
+                           capture_output=True, cwd=ROOT, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert child.returncode == 0, child.stderr.decode(errors="replace")
+    assert len(output_lines(child.stdout)) == lines_in(data)
+    assert child.stderr == b""
+
+
+# ---- below the CLI, fuzzed --------------------------------------------------------------------------------------
+
+FUZZ = settings(max_examples=int(os.environ.get("S2S_FUZZ_EXAMPLES", "40")), deadline=None,
+                suppress_health_check=[HealthCheck.too_slow])
+any_line = st.text(st.characters(blacklist_characters="\n"), max_size=60)  # lone surrogates included
+
+
+@FUZZ
+@given(lines=st.lists(any_line, max_size=8))
+def test_any_text_gets_exactly_one_single_line_answer(translator, lines):
+    results = translator.translate(lines)
+    assert len(results) == len(lines)
+    for line, result in zip(lines, results):
+        text = format_line(result, scores=True)
+        assert not any(c in text for c in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+        text.encode("utf-8")
+        if not line.strip():
+            assert text == ""
+
+
+@FUZZ
+@given(data=st.binary(max_size=3000), chunk=st.integers(1, 70), through_a_pipe=st.booleans())
+def test_any_bytes_are_read_as_one_string_per_line(data, chunk, through_a_pipe):
+    if through_a_pipe:
+        read_fd, write_fd = os.pipe()
+        os.write(write_fd, data)  # under the 64 KiB pipe buffer
+        os.close(write_fd)
+        stream = os.fdopen(read_fd, "rb")
+    else:
+        stream = io.BytesIO(data)
+    with stream:
+        chunks = list(read_chunks(stream, chunk))
+    lines = [line for c in chunks for line in c]
+    assert all(0 < len(c) <= chunk for c in chunks)
+    assert len(lines) == lines_in(data)
+    assert all("\n" not in line for line in lines) and all(line.encode("utf-8") for line in lines if line)

@@ -147,12 +147,34 @@ def test_attention_is_refused_for_a_model_without_it(cli, runs, tmp_path):
         "reads one context vector); use an attention or transformer run"]
 
 
-def test_plot_draws_the_curves_of_several_runs(cli, runs, tmp_path):
+def test_plot_draws_the_curves_of_several_runs(cli, runs, tmp_path, monkeypatch):
+    """Each run's logged losses are the points of its train-loss line, its validations a dashed line, and the
+    legend names the runs."""
     pytest.importorskip("matplotlib")
+    import s2s.plots as plots
+
+    figures, real_save = [], plots.save
+    monkeypatch.setattr(plots, "save", lambda fig, path: (figures.append(fig), real_save(fig, path))[1])
     out = tmp_path / "curves.png"
     result = cli("plot", runs["attention"], runs["gru"], "-o", out)
     assert result.exit_code == 0, result.output
     assert image_size(out) == (1300, 700)
+    panels = {ax.get_title(): ax for ax in figures[0].axes}
+    logged = [[(r["step"], r["loss"]) for r in logged_records(runs[name], "train")] for name in ("attention", "gru")]
+    validated = [[(r["step"], r["dev_loss"]) for r in logged_records(runs[name], "valid")]
+                 for name in ("attention", "gru")]
+    lines = panels["loss (per target token)"].get_lines()
+    drawn = {style: [list(zip(line.get_xdata(), line.get_ydata())) for line in lines if line.get_linestyle() == style]
+             for style in ("-", "--")}
+    assert drawn["-"] == logged and drawn["--"] == validated
+    assert [step for step, _ in validated[0]] == [2, 4]
+    legend = [text.get_text() for text in figures[0].axes[5].get_legend().get_texts()]
+    assert any("attention" in label for label in legend) and any("gru" in label for label in legend)
+
+
+def logged_records(run: Path, kind: str) -> list[dict]:
+    lines = (run / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
+    return [r for r in map(json.loads, lines) if r.get("kind") == kind]
 
 
 def test_plot_text_is_a_table_of_each_run(cli, runs):

@@ -43,14 +43,14 @@ def export_ctranslate2(target: Optional[Path], out: Optional[Path] = None, quant
     if quantization not in QUANTIZATIONS:
         raise S2SError(f"--quantize {quantization}: choose one of {', '.join(QUANTIZATIONS)}")
     ctranslate2 = require_ctranslate2("s2s export --to ctranslate2")
-    from s2s.config import recipe_from_dict
+    from s2s.config import recipe_to_dict
     from s2s.ct2.spec import transformer_spec
     from s2s.data.staging import check_target, staged
     from s2s.data.subwords import Vocab
 
     path = resolve_checkpoint(target)
     ckpt = load_checkpoint(path)
-    recipe = recipe_from_dict(ckpt.recipe, name="checkpoint")
+    recipe = ckpt.recipe
     if recipe.model.name != "transformer":
         raise S2SError(f"{target or path}: a {recipe.model.name} model: CTranslate2 has no spec for recurrent "
                        f"architectures, so only transformer runs export; translate this one with s2s's own "
@@ -67,7 +67,7 @@ def export_ctranslate2(target: Optional[Path], out: Optional[Path] = None, quant
         s2s_version=s2s.__version__, ctranslate2_version=ctranslate2.__version__, quantization=quantization,
         src_lang=ckpt.src_lang, tgt_lang=ckpt.tgt_lang, data_dir=ckpt.data_dir,
         src_vocab=JOINT_VOCAB if joint else SRC_VOCAB, tgt_vocab=JOINT_VOCAB if joint else TGT_VOCAB,
-        max_positions=recipe.model.config.max_positions, recipe=ckpt.recipe)
+        max_positions=recipe.model.config.max_positions, recipe=recipe_to_dict(recipe))
     try:
         with staged(out, force) as work:
             spec.save(str(work))

@@ -36,8 +36,9 @@ from s2s.ct2 import require_ctranslate2
 from s2s.ct2.manifest import MANIFEST, Export
 from s2s.data.subwords import Vocab
 from s2s.decoding import Hypothesis, length_penalty, max_lengths
+from s2s.decoding.options import DecodeOptions, decoder_from
 from s2s.errors import S2SError
-from s2s.translator import Translator, decoder_from
+from s2s.translator import Translator
 
 EOS_PIECE = SPECIAL_TOKENS[EOS_ID]
 NEVER = [[SPECIAL_TOKENS[PAD_ID]], [SPECIAL_TOKENS[BOS_ID]]]  # suppress_sequences: tokens never produced
@@ -54,12 +55,11 @@ class ExportedTranslator(Translator):
         self.piece_ids = {piece: i for i, piece in enumerate(tgt_vocab.pieces(range(tgt_vocab.size)))}
 
     @classmethod
-    def from_export(cls, export: Export, strategy: Optional[str] = None, decode_overrides: Optional[dict] = None,
+    def from_export(cls, export: Export, options: Optional[DecodeOptions] = None,
                     device: str = "cpu") -> "ExportedTranslator":
         directory = Path(export.path)
         ctranslate2 = require_ctranslate2(f"{directory}: a CTranslate2 model, so translating with it")
-        name, config = decoder_from(recipe_from_dict(export.recipe, name=str(directory / MANIFEST)), strategy,
-                                    decode_overrides)
+        name, config = decoder_from(recipe_from_dict(export.recipe, name=str(directory / MANIFEST)), options)
         src_vocab = Vocab.load(directory / export.src_vocab)
         tgt_vocab = src_vocab if export.tgt_vocab == export.src_vocab else Vocab.load(directory / export.tgt_vocab)
         kind, _, index = device.partition(":")

@@ -14,7 +14,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TaskProgre
 from rich.table import Table
 from rich.text import Text
 
-from s2s.data.prepare import PrepareReport
+from s2s.data.report import PrepareReport
 from s2s.wording import count
 
 

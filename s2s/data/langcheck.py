@@ -29,7 +29,8 @@ from functools import lru_cache
 from itertools import islice
 from typing import Iterable, Optional
 
-from s2s.data.readers import Source, read_rows
+from s2s.data.readers import Source
+from s2s.data.rows import read_rows
 from s2s.errors import S2SError
 
 SAMPLE_PAIRS = 2000  # read per input: enough letters to judge, a few milliseconds whatever the corpus size

@@ -11,12 +11,20 @@ both languages are stored in full, so `train` may read the other way round with 
 
 from __future__ import annotations
 
+import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
+import s2s
 from s2s.errors import S2SError
+
+if TYPE_CHECKING:  # only for the annotations: prepare imports this module
+    from s2s.data.cleaning import Tally
+    from s2s.data.prepare import PrepareOptions
+    from s2s.data.readers import Source
+    from s2s.data.subwords import Vocab
 
 MANIFEST = "manifest.json"
 FORMAT = 1
@@ -56,6 +64,51 @@ class Manifest:
         if src == tgt:
             raise S2SError(f"{self.data_dir}: source and target are both {src!r}")
         return src, tgt
+
+
+def input_record(role: str, path: Path, fmt: str) -> dict:
+    """One entry of `inputs`: a file's role (corpus, dev, test), path as given, format, size and SHA-256."""
+    with open(path, "rb") as f:
+        digest = hashlib.file_digest(f, "sha256").hexdigest()
+    return {"role": role, "path": str(path), "format": fmt, "bytes": path.stat().st_size, "sha256": digest}
+
+
+def build_manifest(
+    sources: list[Source], given: dict[str, list[Source]], options: PrepareOptions, langs: tuple[str, str],
+    tally: Tally, sizes: dict[str, int], tokens: dict, vocab_files: dict[str, str], vocabs: dict[str, Vocab],
+    dtype: str,
+) -> dict:
+    """The manifest of a data directory `prepare` has just written, as plain data for `write_manifest`."""
+    roles = [("corpus", s) for s in sources] + [(split, s) for split, group in given.items() for s in group]
+    return {
+        "format": FORMAT,
+        "s2s_version": s2s.__version__,
+        "languages": list(langs),
+        "src": langs[0],
+        "tgt": langs[1],
+        "inputs": [input_record(role, path, s.format) for role, s in roles for path in s.paths],
+        "options": {
+            "read": asdict(options.read),
+            "clean": asdict(options.clean),
+            "subwords": asdict(options.subwords),
+            "dev": options.dev,
+            "test": options.test,
+            "seed": options.seed,
+            "strict": options.strict,
+        },
+        "cleaning": dict(tally.counts),
+        "splits": sizes,
+        "tokens": tokens,
+        "vocab": {
+            "joint": options.subwords.joint,
+            "model_type": options.subwords.model_type,
+            "requested_size": options.subwords.vocab_size,
+            "files": vocab_files,
+            "sizes": {lang: vocab.size for lang, vocab in vocabs.items()},
+        },
+        "dtype": dtype,
+        "special_ids": {"pad": s2s.PAD_ID, "unk": s2s.UNK_ID, "bos": s2s.BOS_ID, "eos": s2s.EOS_ID},
+    }
 
 
 def write_manifest(data_dir: Path, raw: dict[str, Any]) -> None:

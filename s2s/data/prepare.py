@@ -18,19 +18,20 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Iterator, Optional, Protocol
+from typing import Iterator, Optional
 
 import numpy as np
 
-import s2s
 from s2s.data.binary import IdsWriter, dtype_for
-from s2s.data.cleaning import RULES, Cleaner, CleaningOptions, Example, Tally
+from s2s.data.cleaning import RULES, Cleaner, CleaningOptions, Tally
 from s2s.data.langcheck import check_languages
-from s2s.data.manifest import FORMAT, write_manifest
-from s2s.data.readers import ReadOptions, Row, Source, open_sources, read_rows
+from s2s.data.manifest import build_manifest, write_manifest
+from s2s.data.readers import ReadOptions, Row, Source, open_sources
+from s2s.data.report import Progress, PrepareReport, RuleCount, Silent
+from s2s.data.rows import read_rows
 from s2s.data.splits import SPLITS, write_splits
 from s2s.data.staging import check_target, staged
 from s2s.data.subwords import SubwordOptions, Vocab, train_vocab
@@ -76,47 +77,6 @@ class PrepareOptions:
         for name, size, path in (("dev", self.dev, self.dev_file), ("test", self.test, self.test_file)):
             if size is not None and path is not None:
                 raise S2SError(f"--{name} {size} and --{name}-file {path}: give one or the other")
-
-
-class Progress(Protocol):
-    """What `prepare` tells a display: a stage begins (with a total, if known), and work gets done."""
-
-    def start(self, description: str, total: Optional[int] = None) -> None: ...
-
-    def advance(self, amount: int = 1) -> None: ...
-
-
-class Silent:
-    def start(self, description: str, total: Optional[int] = None) -> None:
-        pass
-
-    def advance(self, amount: int = 1) -> None:
-        pass
-
-
-@dataclass(frozen=True)
-class RuleCount:
-    rule: str
-    description: str
-    count: int
-    example: Optional[Example]
-
-
-@dataclass(frozen=True)
-class PrepareReport:
-    """What `prepare` did, for the summary table (the manifest holds the durable part)."""
-
-    out: Path
-    src: str
-    tgt: str
-    rows: int  # lines (rows) read from the inputs, malformed ones included
-    rules: tuple[RuleCount, ...]
-    malformed: tuple[str, ...]  # the first few, as `file:line: problem`
-    splits: dict[str, int]
-    vocab_files: dict[str, str]
-    vocab_sizes: dict[str, int]
-    notes: tuple[str, ...]
-    seconds: float
 
 
 class _Reader:
@@ -188,7 +148,7 @@ def prepare(
             vocab_files, vocabs = _train_vocabs(work, langs, sizes["train"], options, progress, notes)
             dtype = dtype_for(max(v.size for v in vocabs.values()))
             tokens = _encode(work, langs, vocabs, dtype, sizes, progress)
-            record = _manifest(sources, given, options, langs, tally, sizes, tokens, vocab_files, vocabs, dtype)
+            record = build_manifest(sources, given, options, langs, tally, sizes, tokens, vocab_files, vocabs, dtype)
             write_manifest(work, record)
     except OSError as err:  # disk full, read-only filesystem, an input that vanished: staged() removed the work
         where = f"{err.filename}: " if err.filename else ""
@@ -320,46 +280,3 @@ def _encode(
                 progress.advance(len(chunk))
             tokens[split][lang] = writer.tokens
     return tokens
-
-
-def _file_record(role: str, path: Path, fmt: str) -> dict:
-    with open(path, "rb") as f:
-        digest = hashlib.file_digest(f, "sha256").hexdigest()
-    return {"role": role, "path": str(path), "format": fmt, "bytes": path.stat().st_size, "sha256": digest}
-
-
-def _manifest(
-    sources: list[Source], given: dict[str, list[Source]], options: PrepareOptions, langs: tuple[str, str],
-    tally: Tally, sizes: dict[str, int], tokens: dict, vocab_files: dict[str, str], vocabs: dict[str, Vocab],
-    dtype: str,
-) -> dict:
-    roles = [("corpus", s) for s in sources] + [(split, s) for split, group in given.items() for s in group]
-    return {
-        "format": FORMAT,
-        "s2s_version": s2s.__version__,
-        "languages": list(langs),
-        "src": langs[0],
-        "tgt": langs[1],
-        "inputs": [_file_record(role, path, s.format) for role, s in roles for path in s.paths],
-        "options": {
-            "read": asdict(options.read),
-            "clean": asdict(options.clean),
-            "subwords": asdict(options.subwords),
-            "dev": options.dev,
-            "test": options.test,
-            "seed": options.seed,
-            "strict": options.strict,
-        },
-        "cleaning": dict(tally.counts),
-        "splits": sizes,
-        "tokens": tokens,
-        "vocab": {
-            "joint": options.subwords.joint,
-            "model_type": options.subwords.model_type,
-            "requested_size": options.subwords.vocab_size,
-            "files": vocab_files,
-            "sizes": {lang: vocab.size for lang, vocab in vocabs.items()},
-        },
-        "dtype": dtype,
-        "special_ids": {"pad": s2s.PAD_ID, "unk": s2s.UNK_ID, "bos": s2s.BOS_ID, "eos": s2s.EOS_ID},
-    }

@@ -26,7 +26,7 @@ from s2s.errors import S2SError
 from s2s.wording import count
 
 if TYPE_CHECKING:
-    from s2s.data.prepare import Progress
+    from s2s.data.report import Progress
 
 DEFAULT_HELD_OUT = 1000
 TRAIN, DEV, TEST = 0, 1, 2

@@ -5,8 +5,8 @@ one signature:
 
     fn(model, src (B, S), src_lengths (B,), cfg) -> list[list[Hypothesis]]  # one list per sentence, best first
 
-A strategy drives the model only through `encode`, `init_state`, `step`, `reorder`, `Encoded.select` and the
-`shares_encoding` flag, so it never asks which architecture it has. Sentences (and their beams or samples) are rows of one batch: the only
+A strategy drives the model only through `encode`, `init_state`, `step`, `reorder`, `expand` and `max_length`
+(and `Encoded`'s own row selection), so it never asks which architecture it has. Sentences (and their beams or samples) are rows of one batch: the only
 Python loop is over time steps, and the rows of a sentence leave the batch as soon as it is done.
 
 Scores: `Hypothesis.score` is always the model's log-probability of the tokens followed by EOS -- never

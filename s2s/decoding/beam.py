@@ -84,14 +84,12 @@ def beam(model: Seq2Seq, src: Tensor, src_lengths: Tensor, cfg: BeamConfig) -> l
     """
     K, alpha = cfg.beam_size, cfg.length_penalty
     device, B = src.device, src.size(0)
-    beams = torch.arange(K, device=device)  # (K,)
-    # The beams of a sentence share its encoder output: it is never reordered, and it is copied once per beam only
-    # for a model whose step cannot read it for all K rows in place.
+    # The beams of a sentence share its encoder output: it is never reordered, and the model says how K rows read
+    # it (`expand`: in place, or K copies).
     enc = model.encode(src, src_lengths)
     rows = torch.arange(B, device=device).repeat_interleave(K)  # (B*K,) the sentence of each row
     state = model.reorder(model.init_state(enc), rows)
-    if not model.shares_encoding:
-        enc = enc.select(rows)
+    enc = model.expand(enc, K)
     tokens = torch.full((B * K,), BOS_ID, dtype=torch.long, device=device)  # (B*K,)
     # Only beam 0 is live at first: K identical beams would fill the beam with copies of one hypothesis.
     scores = torch.full((B, K), NEG_INF, device=device)  # (B, K)
@@ -129,7 +127,7 @@ def beam(model: Seq2Seq, src: Tensor, src_lengths: Tensor, cfg: BeamConfig) -> l
                 break
             scores, parent, tokens, ended = scores[keep], parent[keep], tokens[keep], ended.select(keep)
             limit, lp_limit, sent = limit[keep], lp_limit[keep], sent[keep]
-            enc = enc.select(keep if model.shares_encoding else (keep.unsqueeze(1) * K + beams).view(-1))
+            enc = enc.keep(keep, K)
             shortest = int(limit.min())
         parent, tokens = parent.view(-1), tokens.view(-1)  # (b*K,)
         state = model.reorder(out.state, parent)

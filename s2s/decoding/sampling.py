@@ -63,7 +63,8 @@ def left_to_right(model: Seq2Seq, src: Tensor, src_lengths: Tensor, cfg: DecodeC
     device, B = src.device, src.size(0)
     row_sent = torch.arange(B, device=device).repeat_interleave(copies)  # (N,) sentence of each row
     enc = model.encode(src, src_lengths)
-    enc = enc.select(row_sent) if copies > 1 else enc
+    # Each row is its own draw and leaves the batch when it ends, alone: it gets its own copy of the encoding.
+    enc = enc.repeat(copies) if copies > 1 else enc
     state = model.init_state(enc)
     N = B * copies
     tokens = torch.full((N,), BOS_ID, dtype=torch.long, device=device)  # (N,)

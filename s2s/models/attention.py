@@ -14,7 +14,7 @@ bridged initial decoder state and the attention keys (W_k · memory for "bahdana
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import torch
@@ -22,9 +22,7 @@ from torch import Tensor, nn
 
 from s2s import PAD_ID
 from s2s.models.base import Encoded, Seq2Seq, State, StepOutput
-from s2s.models.layers import (Bridge, Dropout, RecurrentEncoder, copy_bridge, lstm_cell, make_rnn, source_mask,
-                               tanh, to_layer_first)
-from s2s.models.linear import Linear
+from s2s.models.layers import Bridge, CellStep, RecurrentEncoder, copy_bridge, make_rnn, source_mask, to_layer_first
 from s2s.registry import ARCHITECTURES
 from s2s.typed import require
 
@@ -72,26 +70,24 @@ class Attention(nn.Module):
         super().__init__()
         self.score = score
         # Bahdanau's v·tanh(W_q q + W_k m); Luong's "general" q·(W_a m). No biases, as in both papers.
-        self.key = Linear(memory_size, query_size, bias=False) if score != "dot" else None
-        self.query = Linear(query_size, query_size, bias=False) if score == "bahdanau" else None
-        self.energy = Linear(query_size, 1, bias=False) if score == "bahdanau" else None
+        self.key = nn.Linear(memory_size, query_size, bias=False) if score != "dot" else None
+        self.query = nn.Linear(query_size, query_size, bias=False) if score == "bahdanau" else None
+        self.energy = nn.Linear(query_size, 1, bias=False) if score == "bahdanau" else None
 
     def keys(self, memory: Tensor) -> Tensor | None:
         """The source-side half of the score, (B, S, H); None for "dot", whose keys are the memory itself."""
         return self.key(memory) if self.key is not None else None
 
+    def scores(self, query: Tensor, keys: Tensor) -> Tensor:
+        """Unnormalised scores (B, T, S) of queries (B, T, H) against keys (B, S, H)."""
+        if self.energy is None:
+            return torch.bmm(query, keys.transpose(1, 2))  # (B, T, S) q·m or q·(W_a m)
+        z = self.query(query).unsqueeze(2) + keys.unsqueeze(1)  # (B, T, S, H) W_q q + W_k m
+        return self.energy(torch.tanh(z)).squeeze(-1)  # (B, T, S) v·tanh(W_q q + W_k m)
+
     def forward(self, query: Tensor, keys: Tensor, memory: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
         """Context (B, T, De) and weights (B, T, S) for queries (B, T, H); padding gets weight exactly 0."""
-        if self.energy is not None:
-            z = self.query(query).unsqueeze(2) + keys.unsqueeze(1)  # (B, T, S, H) W_q q + W_k m
-            # v·tanh(z) = 2 v·sigmoid(2z) - sum(v): one (B, T, S, H) sigmoid instead of the far slower CPU tanh
-            # (see `layers.tanh`). This tensor is the largest the decoder makes at each step, so it is worked on in
-            # place: a second one of its size, freshly allocated at every step, cost 12% of a beam search.
-            v = self.energy.weight[0]  # (H,)
-            scores = z.mul_(2).sigmoid_() @ (2 * v) - v.sum()  # (B, T, S)
-        else:
-            scores = torch.bmm(query, keys.transpose(1, 2))  # (B, T, S)
-        scores = scores.masked_fill(~mask.unsqueeze(1), float("-inf"))  # (B, T, S)
+        scores = self.scores(query, keys).masked_fill(~mask.unsqueeze(1), float("-inf"))  # (B, T, S)
         weights = torch.softmax(scores, dim=-1)  # (B, T, S)
         return torch.bmm(weights, memory), weights  # (B, T, De), (B, T, S)
 
@@ -99,8 +95,6 @@ class Attention(nn.Module):
 @ARCHITECTURES.register("attention", config=AttentionConfig)
 class AttentionSeq2Seq(Seq2Seq):
     """Recurrent encoder–decoder with Bahdanau (additive) or Luong (dot, general) attention and input feeding."""
-
-    shares_encoding = True  # `_attend` takes a sentence's beams together
 
     def __init__(self, config: AttentionConfig, src_vocab: int, tgt_vocab: int):
         super().__init__()
@@ -115,9 +109,11 @@ class AttentionSeq2Seq(Seq2Seq):
         self.decoder = make_rnn(c.cell, c.embed + (c.hidden if c.input_feeding else 0), c.hidden,
                                 c.decoder_layers, c.dropout)
         self.attention = Attention(c.attention, c.hidden, c.memory_size)
-        self.combine = Linear(c.hidden + c.memory_size, c.hidden)  # W_c of a_t = tanh(W_c [h_t; c_t])
-        self.dropout = Dropout(c.dropout)
-        self.output = Linear(c.hidden, tgt_vocab)
+        self.cell_step = CellStep()  # the decoder one step at a time, for input feeding
+        self.combine = nn.Linear(c.hidden + c.memory_size, c.hidden)  # W_c of a_t = tanh(W_c [h_t; c_t])
+        self.tanh = nn.Tanh()
+        self.dropout = nn.Dropout(c.dropout)
+        self.output = nn.Linear(c.hidden, tgt_vocab)
 
     def _bridge(self, bridge: Bridge | None, h: Tensor) -> Tensor:
         return bridge(h) if bridge is not None else copy_bridge(h, self.config.decoder_layers)  # (B, Ld, H)
@@ -140,26 +136,30 @@ class AttentionSeq2Seq(Seq2Seq):
             state["feed"] = enc.memory.new_zeros(enc.batch_size, self.config.hidden)  # (B, H) no attention yet
         return state
 
+    def expand(self, enc: Encoded, k: int) -> Encoded:
+        """A sentence's k beams attend together to its one memory (`_attend`): nothing is copied."""
+        return replace(enc, rows_per_sentence=enc.rows_per_sentence * k)
+
     def _attend(self, out: Tensor, enc: Encoded) -> tuple[Tensor, Tensor]:
         """Attentional states (R, T, H) and weights (R, T, S) for decoder outputs `out` (R, T, H).
 
-        R is B, or g rows per sentence at a decoding step (T = 1; `shares_encoding`): a sentence's g beams then
-        attend as g queries to its one memory, as the T positions of a teacher-forced batch do.
+        R is B, or g = `enc.rows_per_sentence` rows per sentence at a decoding step (T = 1): a sentence's g beams
+        then attend as g queries to its one memory, as the T positions of a teacher-forced batch do.
         """
         rows, length, hidden = out.shape
-        queries = out.view(enc.batch_size, rows * length // enc.batch_size, hidden)  # (B, g*T, H)
+        queries = out.view(enc.batch_size, enc.rows_per_sentence * length, hidden)  # (B, g*T, H)
         keys = enc.extras.get("keys", enc.memory)  # (B, S, H)
         context, weights = self.attention(queries, keys, enc.memory, enc.src_mask)  # (B, g*T, De), (B, g*T, S)
         context, weights = context.view(rows, length, -1), weights.view(rows, length, -1)  # (R, T, De), (R, T, S)
-        return tanh(self.combine(torch.cat([out, context], dim=-1))), weights  # (R, T, H)
+        return self.tanh(self.combine(torch.cat([out, context], dim=-1))), weights  # (R, T, H)
 
     def _decode(self, tokens: Tensor, state: State, enc: Encoded) -> tuple[Tensor, State, Tensor]:
         """Logits (B, T, V), the state after them and the last step's attention (B, S) for inputs (B, T).
 
         Without input feeding the decoder RNN runs over all T steps in one fused call and attention is one
         batched product. With it, step t needs a_{t-1}, so the decoder advances a step at a time through
-        `layers.lstm_cell`/`torch.gru_cell` on the same weights: per step these cost far less, forward and backward,
-        than a one-step call of the fused RNN.
+        `CellStep` on the same weights: per step that costs far less, forward and backward, than a one-step call
+        of the fused RNN.
         """
         x = self.dropout(self.embedding(tokens))  # (B, T, E)
         if not self.config.input_feeding:
@@ -173,23 +173,20 @@ class AttentionSeq2Seq(Seq2Seq):
             layers = self.decoder.all_weights  # per layer [w_ih, w_hh, b_ih, b_hh]
             last = len(layers) - 1
             hs = list(state["h"].unbind(1))  # L x (B, H)
-            cs = list(state["c"].unbind(1)) if "c" in state else None  # L x (B, H)
+            cs = list(state["c"].unbind(1)) if "c" in state else [None] * len(layers)  # L x (B, H); GRU: None
             feed = state["feed"]  # (B, H)
             steps = []
             for t in range(tokens.size(1)):
                 inp = torch.cat([x[:, t], feed], dim=-1)  # (B, E+H)
                 for i, params in enumerate(layers):
-                    if cs is not None:
-                        hs[i], cs[i] = lstm_cell(inp, (hs[i], cs[i]), *params)  # (B, H), (B, H)
-                    else:
-                        hs[i] = torch.gru_cell(inp, hs[i], *params)  # (B, H)
+                    hs[i], cs[i] = self.cell_step(inp, hs[i], cs[i], params)  # (B, H), (B, H) or None
                     inp = hs[i] if i == last else self.dropout(hs[i])  # (B, H) dropout between layers, as in torch
                 a, weights = self._attend(inp.unsqueeze(1), enc)  # (B, 1, H), (B, 1, S)
                 feed = a[:, 0]  # (B, H)
                 steps.append(a)
             attentional = steps[0] if len(steps) == 1 else torch.cat(steps, dim=1)  # (B, T, H)
             new_state = {"h": torch.stack(hs, dim=1), "feed": feed}  # (B, L, H), (B, H)
-            if cs is not None:
+            if "c" in state:
                 new_state["c"] = torch.stack(cs, dim=1)  # (B, L, H)
         logits = self.output(self.dropout(attentional))  # (B, T, V)
         return logits, new_state, weights[:, -1]

@@ -7,10 +7,13 @@ these methods, so neither ever asks which architecture it drives:
   step (memory, mask, pre-computed attention keys, cross-attention keys/values) is *returned* here, never cached
   on `self`, so a module keeps no hidden state between calls.
 - `init_state(enc) -> State`: the decoder's state before the first step.
-- `step(tokens, state, enc) -> StepOutput`: one decoding step for a batch of previous tokens. A model whose
-  `shares_encoding` is True also takes k * B tokens for B encoded sentences (rows i*k .. i*k+k-1 belong to
-  sentence i), so beam search need not copy the encoder output once per beam.
-- `reorder(state, index) -> State`: select/duplicate batch rows (beam search, finished sentences).
+- `step(tokens, state, enc) -> StepOutput`: one decoding step for a batch of previous tokens, one row per row of
+  `enc`, or `enc.rows_per_sentence` rows per sentence (rows i*g .. i*g+g-1 belong to sentence i).
+- `expand(enc, k) -> Encoded`: the encoding that k rows per sentence (a sentence's beams) step against. The
+  default repeats each sentence's tensors k times; a model whose `step` can read a sentence's k rows against its
+  one encoding (the attention models: k queries to one memory) returns it as it is, with `rows_per_sentence` k,
+  so beam search copies nothing.
+- `reorder(state, index) -> State`: select/duplicate decoder rows (beam search, finished sentences).
 - `forward(src, src_lengths, tgt_in) -> logits`: the teacher-forced pass used in training.
 - `max_length -> Optional[int]`: the most positions the model can encode or decode (a source's subwords; a
   target's BOS plus its tokens); None for no limit. Decoders and the translator read it here, so none of them
@@ -21,7 +24,7 @@ these methods, so neither ever asks which architecture it drives:
 
 Conventions: tensors are batch-first; ids follow `s2s.PAD_ID/UNK_ID/BOS_ID/EOS_ID`; `src` holds no BOS/EOS
 (the encoder sees the bare subwords), `tgt_in` starts with BOS. Every tensor in `Encoded` and `State` has the
-batch on dim 0, so `Encoded.select` and the default `reorder` work for every architecture.
+batch on dim 0, so `Encoded.select` and the default `reorder` and `expand` work for every architecture.
 """
 
 from __future__ import annotations
@@ -46,14 +49,29 @@ class Encoded:
     memory: Tensor  # (B, S, H) encoder outputs
     src_mask: Tensor  # (B, S) bool, True at real (non-pad) source positions
     extras: dict[str, Tensor] = field(default_factory=dict)
+    # decoder rows that `step` reads against each row here in place: a sentence's beams (`Seq2Seq.expand`)
+    rows_per_sentence: int = 1
 
     def select(self, index: Tensor) -> "Encoded":
-        """Rows `index` of every tensor: used to expand a batch to B*K beams or drop finished sentences."""
+        """Rows `index` of every tensor: to repeat sentences or to drop finished ones."""
         return Encoded(
             memory=self.memory.index_select(0, index),
             src_mask=self.src_mask.index_select(0, index),
             extras={k: v.index_select(0, index) for k, v in self.extras.items()},
+            rows_per_sentence=self.rows_per_sentence,
         )
+
+    def repeat(self, k: int) -> "Encoded":
+        """Each sentence's rows k times in a row: a copy for each of k decoder rows."""
+        return self.select(torch.arange(self.batch_size, device=self.memory.device).repeat_interleave(k))
+
+    def keep(self, sentences: Tensor, rows: int) -> "Encoded":
+        """The encoding of `sentences` (b,) alone, for a decoder that steps `rows` rows per sentence."""
+        copies = rows // self.rows_per_sentence  # each sentence's tensors appear this many times in a row
+        if copies == 1:
+            return self.select(sentences)
+        offsets = torch.arange(copies, device=sentences.device)  # (c,)
+        return self.select((sentences.unsqueeze(1) * copies + offsets).view(-1))  # (b*c,)
 
     @property
     def batch_size(self) -> int:
@@ -71,9 +89,6 @@ class Seq2Seq(nn.Module):
     """Base class of every architecture. Subclasses set `self.config` and implement the abstract methods."""
 
     config: object
-    # True where `step` reads each sentence's encoding for the k rows of its beams in place (see the module
-    # docstring): then beam search hands it the B sentences' `Encoded` rather than k copies of each row
-    shares_encoding: bool = False
 
     @property
     def max_length(self) -> Optional[int]:
@@ -88,6 +103,10 @@ class Seq2Seq(nn.Module):
 
     def init_state(self, enc: Encoded) -> State:
         raise NotImplementedError
+
+    def expand(self, enc: Encoded, k: int) -> Encoded:
+        """The encoding for k decoder rows per sentence: by default k copies of each sentence's tensors."""
+        return enc.repeat(k)
 
     def step(self, tokens: Tensor, state: State, enc: Encoded) -> StepOutput:  # tokens (B,)
         raise NotImplementedError

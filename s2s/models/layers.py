@@ -13,7 +13,6 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from s2s import PAD_ID
-from s2s.models.linear import Linear, linear
 
 Cell = Literal["rnn", "lstm", "gru"]
 _RNN_CLASSES: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
@@ -28,50 +27,17 @@ def source_mask(src: Tensor, src_lengths: Tensor) -> Tensor:
     return positions < src_lengths.to(src.device).unsqueeze(1)  # (B, S)
 
 
-def tanh(x: Tensor) -> Tensor:
-    """tanh(x) computed as 2·sigmoid(2x) − 1: the same function (to 2e-7), several times faster on the CPU.
+class CellStep(nn.Module):
+    """One time step of one layer of a fused `nn.LSTM`/`nn.GRU`, on that layer's own weights.
 
-    torch 2.13's CPU `tanh` kernel is slow next to its `sigmoid`: on a (320, 17, 256) tensor, 1.9 ms against 0.3 ms
-    on this project's 2-core machine (bench/README.md, "Where the time goes"). The attentional state
-    a_t = tanh(W_c [h_t; c_t]) is taken at every step, so the attention decoders use this one.
-    """
-    return torch.sigmoid(2 * x) * 2 - 1
-
-
-def lstm_cell(x: Tensor, state: tuple[Tensor, Tensor], w_ih: Tensor, w_hh: Tensor, b_ih: Tensor, b_hh: Tensor
-              ) -> tuple[Tensor, Tensor]:
-    """One LSTM step, as `torch.lstm_cell` (same gate order i, f, g, o; same weights): h, c each (B, H).
-
-    On the CPU `torch.lstm_cell` is itself a composite of two `addmm` (MKL), sigmoids and tanh; written out here
-    its products go through `linear` (oneDNN when decoding) and its tanh through `tanh`, both faster on this
-    machine class, and the attention decoders step through it at every target position.
-    """
-    h, c = state  # (B, H) each
-    i, f, g, o = (linear(x, w_ih, b_ih) + linear(h, w_hh, b_hh)).chunk(4, dim=1)  # (B, H) each
-    c = torch.sigmoid(f) * c + torch.sigmoid(i) * tanh(g)  # (B, H)
-    return torch.sigmoid(o) * tanh(c), c
-
-
-class Dropout(nn.Module):
-    """Inverted dropout, as `nn.Dropout`, with the mask drawn as uniforms >= p instead of by `bernoulli_`.
-
-    torch 2.13's CPU `bernoulli_` takes twice as long as drawing uniforms and comparing, and dropout masks were
-    the largest cost after the matrix products in a Transformer training step (bench/README.md, "Where the time
-    goes"). Same distribution, same reproducibility from the seed; only the random stream differs.
+    A decoder whose next input needs this step's output (input feeding) cannot make the fused call over all steps;
+    `torch.lstm_cell` and `torch.gru_cell` compute the same layer one step at a time. `c` is None for a GRU.
     """
 
-    def __init__(self, p: float):
-        super().__init__()
-        self.p = p
-
-    def forward(self, x: Tensor) -> Tensor:
-        if not self.training or self.p == 0:
-            return x
-        # the mask as floats in one buffer: 0 or 1/(1-p); a bool mask cost two more passes to convert and scale
-        return x * torch.empty_like(x).uniform_().ge_(self.p).mul_(1.0 / (1.0 - self.p))
-
-    def extra_repr(self) -> str:
-        return f"p={self.p}"
+    def forward(self, x: Tensor, h: Tensor, c: Tensor | None, weights: list[Tensor]) -> tuple[Tensor, Tensor | None]:
+        if c is None:
+            return torch.gru_cell(x, h, *weights), None  # (B, H)
+        return torch.lstm_cell(x, (h, c), *weights)  # (B, H), (B, H)
 
 
 def make_rnn(cell: Cell, input_size: int, hidden: int, layers: int, dropout: float, bidirectional: bool = False):
@@ -112,7 +78,7 @@ class RecurrentEncoder(nn.Module):
         super().__init__()
         self.cell, self.layers, self.directions = cell, layers, 2 if bidirectional else 1
         self.embedding = nn.Embedding(vocab, embed, padding_idx=PAD_ID)
-        self.dropout = Dropout(dropout)
+        self.dropout = nn.Dropout(dropout)
         self.rnn = make_rnn(cell, embed, hidden, layers, dropout, bidirectional)
         self.output_size = self.directions * hidden
 
@@ -141,11 +107,12 @@ class Bridge(nn.Module):
         super().__init__()
         self.same_depth = encoder_layers == decoder_layers
         self.decoder_layers = decoder_layers
-        self.linears = nn.ModuleList(Linear(encoder_size, hidden) for _ in range(decoder_layers))
+        self.linears = nn.ModuleList(nn.Linear(encoder_size, hidden) for _ in range(decoder_layers))
+        self.tanh = nn.Tanh()
 
     def forward(self, h: Tensor) -> Tensor:  # h (B, Le, De)
         source = h if self.same_depth else h[:, -1:].expand(-1, self.decoder_layers, -1)  # (B, Ld, De)
-        return torch.stack([tanh(lin(source[:, i])) for i, lin in enumerate(self.linears)], dim=1)  # (B, Ld, H)
+        return torch.stack([self.tanh(lin(source[:, i])) for i, lin in enumerate(self.linears)], dim=1)  # (B, Ld, H)
 
 
 def copy_bridge(h: Tensor, decoder_layers: int) -> Tensor:

@@ -17,8 +17,7 @@ from torch import Tensor, nn
 
 from s2s import PAD_ID
 from s2s.models.base import Encoded, Seq2Seq, State, StepOutput
-from s2s.models.layers import Bridge, Cell, Dropout, RecurrentEncoder, make_rnn, source_mask, to_layer_first
-from s2s.models.linear import Linear
+from s2s.models.layers import Bridge, Cell, RecurrentEncoder, make_rnn, source_mask, to_layer_first
 from s2s.registry import ARCHITECTURES
 from s2s.typed import require
 
@@ -58,8 +57,8 @@ class RecurrentSeq2Seq(Seq2Seq):
         self.embedding = nn.Embedding(tgt_vocab, c.embed, padding_idx=PAD_ID)
         decoder_input = c.embed + (c.hidden if c.feed_context else 0)
         self.decoder = make_rnn(self.cell, decoder_input, c.hidden, c.layers, c.dropout)
-        self.dropout = Dropout(c.dropout)
-        self.output = Linear(c.hidden, tgt_vocab)
+        self.dropout = nn.Dropout(c.dropout)
+        self.output = nn.Linear(c.hidden, tgt_vocab)
 
     def encode(self, src: Tensor, src_lengths: Tensor) -> Encoded:
         memory, h, c = self.encoder(src, src_lengths)  # (B, S, D*H), (B, L, D*H), (B, L, D*H) or None

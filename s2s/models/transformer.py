@@ -16,7 +16,7 @@ Mihaylova & Liu (2019).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -25,8 +25,7 @@ from torch import Tensor, nn
 from s2s import PAD_ID
 from s2s.errors import ConfigError
 from s2s.models.base import Encoded, Mixer, Seq2Seq, State, StepOutput
-from s2s.models.layers import Dropout, source_mask
-from s2s.models.linear import Linear
+from s2s.models.layers import source_mask
 from s2s.registry import ARCHITECTURES
 from s2s.typed import require
 
@@ -94,8 +93,8 @@ class SelfAttention(nn.Module):
     def __init__(self, d_model: int, heads: int):
         super().__init__()
         self.heads = heads
-        self.qkv = Linear(d_model, 3 * d_model)
-        self.out = Linear(d_model, d_model)
+        self.qkv = nn.Linear(d_model, 3 * d_model)
+        self.out = nn.Linear(d_model, d_model)
 
     def forward(self, x: Tensor, mask: Tensor | None = None, causal: bool = False,
                 past: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor, Tensor]:
@@ -117,28 +116,27 @@ class CrossAttention(nn.Module):
     def __init__(self, d_model: int, heads: int):
         super().__init__()
         self.heads = heads
-        self.q = Linear(d_model, d_model)
-        self.kv = Linear(d_model, 2 * d_model)
-        self.out = Linear(d_model, d_model)
+        self.q = nn.Linear(d_model, d_model)
+        self.kv = nn.Linear(d_model, 2 * d_model)
+        self.out = nn.Linear(d_model, d_model)
 
     def project(self, memory: Tensor) -> tuple[Tensor, Tensor]:
         k, v = self.kv(memory).chunk(2, dim=-1)  # each (B, S, d)
         # contiguous once here, so the many decoding steps that read them get dense tensors
         return split_heads(k, self.heads).contiguous(), split_heads(v, self.heads).contiguous()  # (B, h, S, dh)
 
-    def forward(self, x: Tensor, k: Tensor, v: Tensor, mask: Tensor) -> tuple[Tensor, Tensor | None]:
+    def forward(self, x: Tensor, k: Tensor, v: Tensor, mask: Tensor, group: int = 1) -> tuple[Tensor, Tensor | None]:
         """Output (R, T, d); when decoding (T = 1), also each head's weights (R, h, 1, S).
 
-        k, v and mask hold B sentences; when decoding, x may hold g rows per sentence (R = g * B, a sentence's
-        beams): their queries then go together against its keys, one (g, dh) x (dh, S) product per sentence and
-        head instead of g products of one row against g copies of the keys.
+        k, v and mask hold B sentences; when decoding, x may hold `group` rows per sentence (R = g * B, a
+        sentence's beams): their queries then go together against its keys, one (g, dh) x (dh, S) product per
+        sentence and head instead of g products of one row against g copies of the keys.
         """
         rows, length, d_model = x.shape
         if length > 1:
             y = F.scaled_dot_product_attention(split_heads(self.q(x), self.heads), k, v, attn_mask=mask)
             return self.out(merge_heads(y)), None  # (B, T, d)
-        batch = k.size(0)
-        q = split_heads(self.q(x).view(batch, rows // batch, d_model), self.heads)  # (B, h, g, dh)
+        q = split_heads(self.q(x).view(rows // group, group, d_model), self.heads)  # (B, h, g, dh)
         y, weights = one_query_attention(q, k, v, mask)  # (B, h, g, dh), (B, h, g, S)
         weights = weights.transpose(1, 2).reshape(rows, self.heads, 1, -1)  # (R, h, 1, S)
         return self.out(merge_heads(y).view(rows, 1, d_model)), weights  # (R, 1, d), (R, h, 1, S)
@@ -151,8 +149,8 @@ class Sublayers(nn.Module):
         super().__init__()
         self.pre_norm = pre_norm
         self.norms = nn.ModuleList(nn.LayerNorm(d_model) for _ in range(sublayers))
-        self.ffn = nn.Sequential(Linear(d_model, ffn), nn.ReLU(), Linear(ffn, d_model))
-        self.dropout = Dropout(dropout)
+        self.ffn = nn.Sequential(nn.Linear(d_model, ffn), nn.ReLU(), nn.Linear(ffn, d_model))
+        self.dropout = nn.Dropout(dropout)
 
     def enter(self, x: Tensor, i: int) -> Tensor:
         return self.norms[i](x) if self.pre_norm else x  # (B, T, d) the sublayer's input
@@ -179,14 +177,15 @@ class DecoderLayer(Sublayers):
         self.cross_attention = CrossAttention(c.d_model, c.heads)
 
     def forward(self, x: Tensor, memory_kv: tuple[Tensor, Tensor], mask: Tensor,
-                past: tuple[Tensor, Tensor] | None = None):
+                past: tuple[Tensor, Tensor] | None = None, group: int = 1):
         """x (B, T, d) -> (x, self-attention keys, values (B, h, t, dh), cross weights (B, h, 1, S) when T = 1).
 
-        Without `past` the T positions attend causally to each other (teacher forcing); with it T is 1.
+        Without `past` the T positions attend causally to each other (teacher forcing); with it T is 1 and x may
+        hold `group` rows per sentence of the memory (`CrossAttention`).
         """
         y, k, v = self.self_attention(self.enter(x, 0), causal=past is None and x.size(1) > 1, past=past)
         x = self.leave(x, y, 0)  # (B, T, d)
-        y, weights = self.cross_attention(self.enter(x, 1), *memory_kv, mask)  # (B, T, d)
+        y, weights = self.cross_attention(self.enter(x, 1), *memory_kv, mask, group)  # (B, T, d)
         x = self.leave(x, y, 1)  # (B, T, d)
         return self.leave(x, self.ffn(self.enter(x, 2)), 2), k, v, weights  # (B, T, d)
 
@@ -194,8 +193,6 @@ class DecoderLayer(Sublayers):
 @ARCHITECTURES.register("transformer", config=TransformerConfig)
 class Transformer(Seq2Seq):
     """Transformer encoder–decoder (Vaswani et al. 2017) with sinusoidal positions and cached decoding."""
-
-    shares_encoding = True  # `CrossAttention` takes a sentence's beams together
 
     def __init__(self, config: TransformerConfig, src_vocab: int, tgt_vocab: int):
         super().__init__()
@@ -208,13 +205,13 @@ class Transformer(Seq2Seq):
             else nn.Embedding(src_vocab, c.d_model, padding_idx=PAD_ID)
         self.register_buffer("positions", sinusoids(c.max_positions, c.d_model), persistent=False)  # (N, d)
         self.scale = math.sqrt(c.d_model)
-        self.dropout = Dropout(c.dropout)
+        self.dropout = nn.Dropout(c.dropout)
         self.encoder_layers = nn.ModuleList(EncoderLayer(c) for _ in range(c.encoder_layers))
         self.decoder_layers = nn.ModuleList(DecoderLayer(c) for _ in range(c.decoder_layers))
         # pre-norm leaves the residual stream unnormalised: each stack ends with its own norm
         self.encoder_norm = nn.LayerNorm(c.d_model) if c.pre_norm else nn.Identity()
         self.decoder_norm = nn.LayerNorm(c.d_model) if c.pre_norm else nn.Identity()
-        self.output = Linear(c.d_model, tgt_vocab)
+        self.output = nn.Linear(c.d_model, tgt_vocab)
         self._init_weights()
         if c.tie_embeddings:
             self.output.weight = self.tgt_embedding.weight
@@ -260,6 +257,10 @@ class Transformer(Seq2Seq):
             x, _, _, _ = layer(x, (enc.extras[f"ck{i}"], enc.extras[f"cv{i}"]), mask)  # (B, T, d)
         return self.output(self.decoder_norm(x))  # (B, T, V)
 
+    def expand(self, enc: Encoded, k: int) -> Encoded:
+        """A sentence's k beams query its one memory together (`CrossAttention`): nothing is copied."""
+        return replace(enc, rows_per_sentence=enc.rows_per_sentence * k)
+
     def init_state(self, enc: Encoded) -> State:
         c = self.config
         empty = enc.memory.new_zeros(enc.batch_size, c.heads, 0, c.d_model // c.heads)  # (B, h, 0, dh)
@@ -272,7 +273,7 @@ class Transformer(Seq2Seq):
         for i, layer in enumerate(self.decoder_layers):
             x, new_state[f"k{i}"], new_state[f"v{i}"], weights = layer(
                 x, (enc.extras[f"ck{i}"], enc.extras[f"cv{i}"]), mask,
-                past=(state[f"k{i}"], state[f"v{i}"]))  # (B, 1, d)
+                past=(state[f"k{i}"], state[f"v{i}"]), group=enc.rows_per_sentence)  # (R, 1, d)
         logits = self.output(self.decoder_norm(x[:, 0]))  # (B, V)
         # averaged over heads, and only the last layer's: the one shown
         return StepOutput(logits=logits, state=new_state, attention=weights.mean(dim=1)[:, 0])  # attention (B, S)

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from s2s.checkpoint import CONTENT, content_digest, load_checkpoint, save_checkpoint, weights_digest
+from s2s.checkpoint import CheckpointInfo, load_checkpoint, save_checkpoint, weights_digest
 from s2s.errors import S2SError
 
 from reliability import CutShort, leftovers, one_line_error, planted, train_tiny, write_tiny_recipe
@@ -46,11 +46,11 @@ def payload_of(path: Path) -> dict:
 
 def same_content(a, b) -> bool:
     def digests(c):
-        return weights_digest(c.model_state), content_digest({k: getattr(c, k) for k in CONTENT})
+        return weights_digest(c.model_state), c.to_payload()["content_sha256"]
     return digests(a) == digests(b)
 
 
-# ---- opening a file never runs code ------------------------------------------------------------------------
+# ---- opening a file never runs code -----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("where", ["inside-a-real-checkpoint", "the-whole-file"])
@@ -116,7 +116,7 @@ def write_lines(path: Path, lines: list[str]) -> Path:
     return path
 
 
-# ---- damaged files are refused, saying which damage ----------------------------------------------------------
+# ---- damaged files are refused, saying which damage -------------------------------------------------------------
 
 
 def flip_inside(path: Path, tensor: torch.Tensor) -> None:
@@ -209,7 +209,7 @@ def test_random_bit_flips_give_the_same_content_or_a_clear_refusal(trained, tmp_
     assert refused >= 30
 
 
-# ---- SIGKILL at any moment of a write ------------------------------------------------------------------------
+# ---- SIGKILL at any moment of a write ---------------------------------------------------------------------------
 
 
 def _stall(flag: Path):
@@ -241,7 +241,7 @@ def kill_while_saving(path: Path, ckpt, moment: str, delay: float, flag: Path) -
             n = 0
             while True:
                 n += 1
-                save_checkpoint(replace(ckpt, info={**ckpt.info, "saves": n}), path)
+                save_checkpoint(replace(ckpt, info=replace(ckpt.info, step=n)), path)
                 flag.touch()
         finally:
             os._exit(0)
@@ -256,8 +256,9 @@ def kill_while_saving(path: Path, ckpt, moment: str, delay: float, flag: Path) -
 def test_sigkill_during_checkpoint_writes_leaves_the_last_good_one(run, prepared_sample, tmp_path):
     last = run / "checkpoints" / "last.pt"
     original = load_checkpoint(last)
-    # ~8 MB of ballast, so that a write takes long enough for random kills to land inside it.
-    ckpt = replace(original, info={**original.info, "ballast": torch.randn(2_000_000)})
+    # ~10 MB of ballast where the comparison below does not look, so that a write takes long enough for random
+    # kills to land inside it.
+    ckpt = replace(original, info=replace(original.info, averaged_steps=list(range(2_000_000))))
     rng = random.Random(3)
     moments = ["mid-write", "before-rename"] + ["random"] * 6
     caught_mid_write = 0
@@ -265,13 +266,13 @@ def test_sigkill_during_checkpoint_writes_leaves_the_last_good_one(run, prepared
         kill_while_saving(last, ckpt, moment, rng.uniform(0, 0.25) if moment == "random" else 0.0,
                           tmp_path / f"flag-{i}")
         survivor = load_checkpoint(last)  # never raises: the old file or a complete new one, checksums verified
-        assert same_content(replace(survivor, info=None), replace(original, info=None))
+        assert same_content(replace(survivor, info=CheckpointInfo()), replace(original, info=CheckpointInfo()))
         if moment != "random":  # these come first: the interrupted write was the only one, and changed nothing
             assert survivor.info == original.info
         caught_mid_write += bool(leftovers(run / "checkpoints"))
     assert caught_mid_write >= 2  # at least the two placed kills left a temporary file behind...
     train_tiny(prepared_sample, run, resume=True, max_steps=4)  # ...which the next write removes
-    assert load_checkpoint(last).training["state"]["step"] == 4
+    assert load_checkpoint(last).training.state.step == 4
     assert leftovers(run / "checkpoints") == []
 
 
@@ -291,11 +292,11 @@ def test_sigkill_of_a_real_training_run_then_resume(prepared_sample, tmp_path):
     finally:
         child.kill()
         child.wait()
-    step = load_checkpoint(run / "checkpoints" / "last.pt").training["state"]["step"]
+    step = load_checkpoint(run / "checkpoints" / "last.pt").training.state.step
     logged = _validations(run)  # a validation is logged just before its checkpoint is written
     assert step >= 2 and step in (logged - 1, logged)
     train_tiny(prepared_sample, run, resume=True, max_steps=step + 1, valid_every=1)
-    assert load_checkpoint(run / "checkpoints" / "last.pt").training["state"]["step"] == step + 1
+    assert load_checkpoint(run / "checkpoints" / "last.pt").training.state.step == step + 1
     assert leftovers(run) == []
 
 
