@@ -102,13 +102,14 @@ def _weights_bytes(model: Path) -> int:
 
 def parity(run: Path) -> tuple[list[list], int]:
     """Identical hypotheses and BLEU of each export against s2s's own decoder on the run's dev sentences."""
+    from s2s.evalset import from_split
     from s2s.metrics import bleu
     from s2s.translator import DecodeOptions, Translator, open_model
 
     ckpt = open_model(run)
     data = Path(ckpt.data_dir)
-    sources = (data / f"dev.{ckpt.src_lang}").read_text(encoding="utf-8").splitlines()[:PARITY_SENTENCES]
-    references = (data / f"dev.{ckpt.tgt_lang}").read_text(encoding="utf-8").splitlines()[:PARITY_SENTENCES]
+    dev = from_split(data, "dev", ckpt.src_lang, ckpt.tgt_lang)
+    sources, references = dev.sources[:PARITY_SENTENCES], dev.references[:PARITY_SENTENCES]
     out = CACHE / "ct2-parity"
     exports = {q: export(run, out / f"{Path(run).name}-{q}", q) for q in ("float32", "int8")}
     alpha = getattr(ckpt.recipe.decode.config, "length_penalty", None)

@@ -33,6 +33,7 @@ from pathlib import Path
 from bench import quality_peers
 from bench.common import CACHE, REPO, LoadSampler, have_shared, load_figures, prepared_koen, run_child, table
 from s2s.config import TrainConfig
+from s2s.evalset import from_split
 
 RECIPES = ["rnn", "lstm", "gru", "attention", "transformer"]
 RUNS = CACHE / "quality"
@@ -159,8 +160,8 @@ def print_markdown(results: dict) -> None:
 def side_by_side(results: dict, data: Path, count: int) -> None:
     """`count` dev sentences spread over the source lengths (the 10th to 90th percentile of the first 300), each with
     its reference and every archived row's beam translation, as Markdown."""
-    sources = (data / "dev.ko").read_text(encoding="utf-8").splitlines()
-    references = (data / "dev.en").read_text(encoding="utf-8").splitlines()
+    dev = from_split(data, "dev", "ko", "en")
+    sources, references = dev.sources, dev.references
     by_length = sorted(range(min(300, len(sources))), key=lambda i: (len(sources[i].split()), i))
     picks = [by_length[round((0.1 + 0.8 * k / max(count - 1, 1)) * (len(by_length) - 1))] for k in range(count)]
     names = [n for n in [*RECIPES, *quality_peers.TOOLS] if n in results and (ARCHIVE / n / "dev.beam.hyp").is_file()]

@@ -69,7 +69,7 @@ class SigmoidAdditiveAttention(Attention):
     def scores(self, query: Tensor, keys: Tensor) -> Tensor:
         if self.energy is None:
             return super().scores(query, keys)
-        z = self.query(query).unsqueeze(2) + keys.unsqueeze(1)  # (B, T, S, H) W_q q + W_k m
+        z = self.additive(query, keys)  # (B, T, S, H) W_q q + W_k m
         v = self.energy.weight[0]  # (H,)
         return z.mul_(2).sigmoid_() @ (2 * v) - v.sum()  # (B, T, S)
 

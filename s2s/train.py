@@ -175,8 +175,9 @@ def open_training_data(recipe: Recipe, data_dir: Path) -> TrainingData:
     if recipe.data.subword_alpha:
         resample = functools.partial(sampled_split, data_dir, train_data, src_vocab, tgt_vocab,
                                      recipe.data.subword_alpha, recipe.train.seed)
-    run = RunIdentity(recipe, src_lang, tgt_lang, src_vocab.to_bytes(), tgt_vocab.to_bytes(),
-                      str(data_dir.resolve()), vocab_fingerprint(src_vocab.to_bytes(), tgt_vocab.to_bytes()))
+    src_bytes, tgt_bytes = src_vocab.to_bytes(), tgt_vocab.to_bytes()
+    run = RunIdentity(recipe, src_lang, tgt_lang, src_bytes, tgt_bytes, str(data_dir.resolve()),
+                      vocab_fingerprint(src_bytes, tgt_bytes))
     return TrainingData(recipe, run, src_vocab, tgt_vocab, train_data, resample, validator)
 
 

@@ -17,6 +17,7 @@ import torch
 
 from s2s.config import TrainConfig
 
+
 @dataclass
 class TrainState:
     """Where training stands; with the model and optimiser it is everything `--resume` needs."""

@@ -125,11 +125,9 @@ class ModelTranslator(Translator):
         self.device = torch.device(device)
 
     @classmethod
-    def from_checkpoint(cls, ckpt: Checkpoint | Path, options: Optional[DecodeOptions] = None,
+    def from_checkpoint(cls, ckpt: Checkpoint, options: Optional[DecodeOptions] = None,
                         device: str = "cpu") -> "ModelTranslator":
-        """s2s's own decoder on a checkpoint (or the checkpoint file at `ckpt`), prepared for decoding (`fast`)."""
-        if not isinstance(ckpt, Checkpoint):
-            ckpt = load_checkpoint(Path(ckpt))
+        """s2s's own decoder on a loaded checkpoint (`Translator.load` opens paths), prepared for decoding (`fast`)."""
         recipe = ckpt.recipe
         src_vocab, tgt_vocab = Vocab.from_bytes(ckpt.src_vocab), Vocab.from_bytes(ckpt.tgt_vocab)
         model = build_model(recipe.model.name, recipe.model.config, src_vocab.size, tgt_vocab.size)

@@ -14,7 +14,7 @@ bridged initial decoder state and the attention keys (W_k · memory for "bahdana
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Literal
 
 import torch
@@ -82,8 +82,11 @@ class Attention(nn.Module):
         """Unnormalised scores (B, T, S) of queries (B, T, H) against keys (B, S, H)."""
         if self.energy is None:
             return torch.bmm(query, keys.transpose(1, 2))  # (B, T, S) q·m or q·(W_a m)
-        z = self.query(query).unsqueeze(2) + keys.unsqueeze(1)  # (B, T, S, H) W_q q + W_k m
-        return self.energy(torch.tanh(z)).squeeze(-1)  # (B, T, S) v·tanh(W_q q + W_k m)
+        return self.energy(torch.tanh(self.additive(query, keys))).squeeze(-1)  # (B, T, S) v·tanh(W_q q + W_k m)
+
+    def additive(self, query: Tensor, keys: Tensor) -> Tensor:
+        """Bahdanau's W_q q + W_k m for every query and source position: (B, T, S, H)."""
+        return self.query(query).unsqueeze(2) + keys.unsqueeze(1)
 
     def forward(self, query: Tensor, keys: Tensor, memory: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
         """Context (B, T, De) and weights (B, T, S) for queries (B, T, H); padding gets weight exactly 0."""
@@ -138,7 +141,7 @@ class AttentionSeq2Seq(Seq2Seq):
 
     def expand(self, enc: Encoded, k: int) -> Encoded:
         """A sentence's k beams attend together to its one memory (`_attend`): nothing is copied."""
-        return replace(enc, rows_per_sentence=enc.rows_per_sentence * k)
+        return enc.share(k)
 
     def _attend(self, out: Tensor, enc: Encoded) -> tuple[Tensor, Tensor]:
         """Attentional states (R, T, H) and weights (R, T, S) for decoder outputs `out` (R, T, H).

@@ -29,7 +29,7 @@ batch on dim 0, so `Encoded.select` and the default `reorder` and `expand` work 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Optional
 
 import torch
@@ -64,6 +64,10 @@ class Encoded:
     def repeat(self, k: int) -> "Encoded":
         """Each sentence's rows k times in a row: a copy for each of k decoder rows."""
         return self.select(torch.arange(self.batch_size, device=self.memory.device).repeat_interleave(k))
+
+    def share(self, k: int) -> "Encoded":
+        """The same tensors, read in place by k decoder rows per sentence (`step` groups them by sentence)."""
+        return replace(self, rows_per_sentence=self.rows_per_sentence * k)
 
     def keep(self, sentences: Tensor, rows: int) -> "Encoded":
         """The encoding of `sentences` (b,) alone, for a decoder that steps `rows` rows per sentence."""

@@ -16,7 +16,7 @@ Mihaylova & Liu (2019).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -259,7 +259,7 @@ class Transformer(Seq2Seq):
 
     def expand(self, enc: Encoded, k: int) -> Encoded:
         """A sentence's k beams query its one memory together (`CrossAttention`): nothing is copied."""
-        return replace(enc, rows_per_sentence=enc.rows_per_sentence * k)
+        return enc.share(k)
 
     def init_state(self, enc: Encoded) -> State:
         c = self.config
