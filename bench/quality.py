@@ -98,7 +98,7 @@ def score(name: str) -> dict:
 # a session: its log (curves), its dev and test translations (BLEU by length through `s2s compare --hyp`, the
 # side-by-side sentences) and, for the models with attention, the heatmap of one long dev sentence.
 ARCHIVE = REPO / "bench" / "results"
-KEPT = ["metrics.jsonl", "dev.beam.hyp", "test.beam.hyp"]
+KEPT = ["recipe.yaml", "metrics.jsonl", "dev.beam.hyp", "test.beam.hyp"]
 LONG_DEV_LINE = 53  # 27 words, a verse: long enough that a context vector struggles, and checkable by anyone
 README_EXAMPLE = "어제 카페 갔었어 거기 사람 많더라"  # the README's "Look inside" sentence (heatmap-1.png)
 
@@ -106,7 +106,7 @@ README_EXAMPLE = "어제 카페 갔었어 거기 사람 많더라"  # the README
 def archive(name: str, data: Path, run: Path) -> None:
     kept = ARCHIVE / name
     kept.mkdir(parents=True, exist_ok=True)
-    for file in [*KEPT, "train.log"]:  # a peer's log is its train.log
+    for file in [*KEPT, "train.log", "config.yaml"]:  # a peer's log and configuration
         if (run / file).is_file():
             shutil.copyfile(run / file, kept / file)
     if not (run / "checkpoints").is_dir():
