@@ -81,7 +81,8 @@ def speed(repeats: int, wait: bool) -> tuple[list[list], list[float]]:
             if quantization == "int8":
                 target += ", >= 1.5x own"
                 ok = ok and d["sent_s"] >= 1.5 * own
-        rows.append([name, round(d["sent_s"]), f"{d['sent_s'] / own:.2f}x", f"{d['exact_match']:.1f}",
+        spread = sorted(round(x["sent_s"]) for x in runs[name])
+        rows.append([name, f"{d['sent_s']:.0f} ({spread[0]}-{spread[-1]})", f"{d['sent_s'] / own:.2f}x", f"{d['exact_match']:.1f}",
                      f"{size / 2**20:.1f}", round(d["rss"]), target, "" if ok is None else ("PASS" if ok else "MISS")])
     for quantization, key in RECORDED.items():
         theirs = rec.get((key, 5))
@@ -150,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     rows, loads = speed(args.repeats, not args.no_wait)
     table(f"Converged peer-workload Transformer, its test set, beam 5, batch 64, CTranslate2 "
           f"{ctranslate2.__version__} (1-min load at the timed runs {min(loads):.2f}-{max(loads):.2f})",
-          ["decoder", "sent/s", "vs own", "test EM %", "weights MiB", "RSS MiB", "target", ""], rows)
+          ["decoder", "sent/s median (range)", "vs own", "test EM %", "weights MiB", "RSS MiB", "target", ""], rows)
     if args.run is not None:
         rows, sentences = parity(args.run)
         table(f"Parity on {sentences} dev sentences of {args.run}",
