@@ -1,17 +1,22 @@
 """s2s's Transformer exported to CTranslate2 (float32 and int8) against s2s's own decoder: speed, size, parity.
 
-    python -m bench.ct2                    # speed and size on the peers' workload (~25 min: convergence first)
+    python -m bench.ct2                    # speed and size on the peers' workload (~45 min the first time: both
+                                           # converged models are trained once, s2s's and OpenNMT-py's)
     python -m bench.ct2 --run runs/X      # and parity on 500 dev sentences of a trained ko-en Transformer run
-    python -m bench.ct2 --repeats 1       # one decode per figure instead of the median of 3
+    python -m bench.ct2 --repeats 1       # one decode per figure instead of the median of 5
+    python -m bench.ct2 --no-live         # against the recorded CTranslate2 figures only
 
 Speed (issue #18): the converged peer-workload Transformer (`bench.peers.converge_s2s`: trained to 95% dev exact
 match; the checkpoint `bench.peers` leaves in `$S2S_BENCH_CACHE/peers` is reused when it is there) is exported with
 `s2s export --to ctranslate2` to float32 and to int8, and its 500 test sentences are decoded with beam 5 in batches
 of 64 by s2s's own decoder and by each export, in turns (s2s, float32, int8, s2s, ...), each in a child process
 through the same `Translator.translate` loop (`bench.peers.decode_s2s`: generation time inside the process, the
-model loaded). Beside them: CTranslate2 decoding the converged OpenNMT-py model, as recorded in the peers'
-results.md (228 sent/s float32, 263 int8). Targets: each export at least as fast as its recorded CTranslate2
-figure, and int8 at least 1.5x s2s's own beam 5. Sizes: the parameters in float32 against each model.bin.
+model loaded). Beside them, CTranslate2 on the converged OpenNMT-py model: timed live in the same turns, with
+the peers' own call, and on s2s's exports through that same call (bench/ct2_peer.py, where the peers' venvs
+are), and as recorded in the peers' results.md (228 sent/s float32, 263 int8). Targets: each export at least as
+fast as CTranslate2 on OpenNMT-py's model (the live figure where there is one: single decodes here scatter by
++-20% between minutes, so a figure from another day decides nothing), and int8 at least 1.5x s2s's own beam 5.
+Sizes: the parameters in float32 against each model.bin.
 
 Parity (with `--run`): the run is exported to float32 and int8 under `$S2S_BENCH_CACHE/ct2-parity`, and 500 dev
 sentences are decoded greedy and with the recipe's beam search by s2s and by each export (in this process, not
@@ -22,7 +27,6 @@ of sentences with BLEU within 0.2 (greedy and beam 5), int8 BLEU within 1.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 from pathlib import Path
 
@@ -51,39 +55,61 @@ def converged_checkpoint() -> Path:
     return converge_s2s(prepared())["checkpoint"]
 
 
-def speed(repeats: int, wait: bool) -> tuple[list[list], list[float]]:
-    """The speed-and-size rows: s2s's own beam 5, each export, and the recorded CTranslate2 figures."""
+def speed(repeats: int, wait: bool, live: bool) -> tuple[list[list], list[float]]:
+    """The speed-and-size rows: s2s's own beam 5, each export, and CTranslate2 on OpenNMT-py's model.
+
+    With `live` (and the peers' venvs), CTranslate2 is also timed as the peers timed it, in the same turns, on
+    OpenNMT-py's converged model and on s2s's exports (bench/ct2_peer.py); the targets then compare with the live
+    OpenNMT-py figure, measured beside s2s, rather than the recorded one.
+    """
+    from bench import ct2_peer
+
     prepared()
     checkpoint = converged_checkpoint()
-    decoders = {"s2s (own decoder)": checkpoint}
-    for quantization in ("float32", "int8"):
-        decoders[f"s2s -> CTranslate2 {quantization}"] = export(checkpoint, WORK / f"ct2-{quantization}", quantization)
     test, refs = WORK / "workload" / "test.src", WORK / "workload" / "test.trg"
+    decoders = {"s2s (own decoder)": lambda: decode_s2s(checkpoint, 5, test, refs)}
+    models = {"s2s (own decoder)": checkpoint}
+    exports = {q: export(checkpoint, WORK / f"ct2-{q}", q) for q in ("float32", "int8")}
+    for quantization, directory in exports.items():
+        name = f"s2s -> CTranslate2 {quantization}"
+        decoders[name], models[name] = (lambda d=directory: decode_s2s(d, 5, test, refs)), directory
+    onmt = ct2_peer.onmt_model() if live and ct2_peer.available() else None
+    if onmt is not None:
+        for quantization, directory in exports.items():
+            pieces, target_model = ct2_peer.export_source(directory, test), directory / "target.model"
+            decoders[f"s2s -> CTranslate2 {quantization}, peers' call"] = (
+                lambda d=directory, q=quantization, p=pieces, t=target_model: ct2_peer.decode(d, p, refs, q, t))
+        for quantization in exports:
+            decoders[f"OpenNMT-py -> CTranslate2 {quantization}, peers' call"] = (
+                lambda q=quantization: ct2_peer.decode(onmt, test, refs, q))
     runs: dict[str, list[dict]] = {name: [] for name in decoders}
     loads = []
     for r in range(repeats):
-        for name, model in decoders.items():  # in turns, so a slow minute hits every decoder alike
+        for name, run in decoders.items():  # in turns, so a slow minute hits every decoder alike
             loads.append(quiet_machine() if wait else load1())
             print(f"{name} beam 5 ({r + 1}/{repeats}), load {loads[-1]:.2f} ...", file=sys.stderr, flush=True)
-            runs[name].append(decode_s2s(model, 5, test, refs))
-    own = statistics.median(d["sent_s"] for d in runs["s2s (own decoder)"])
+            runs[name].append(run())
+    median = {name: sorted(runs[name], key=lambda x: x["sent_s"])[len(runs[name]) // 2] for name in runs}
+    own = median["s2s (own decoder)"]["sent_s"]
     rec = recorded()
     rows = []
-    for name, model in decoders.items():
-        d = sorted(runs[name], key=lambda x: x["sent_s"])[len(runs[name]) // 2]
-        size = _weights_bytes(model)
-        quantization = name.rsplit(" ", 1)[-1]
-        theirs = rec.get((RECORDED.get(quantization, ""), 5))
+    for name in decoders:
+        d, quantization = median[name], name.split(",")[0].rsplit(" ", 1)[-1]
         target, ok = "", None
-        if quantization in RECORDED:
-            target = f">= {theirs['sent_s']:.0f} (ct2 from onmt, rec)" if theirs else "recorded figure missing"
-            ok = theirs and d["sent_s"] >= theirs["sent_s"]
+        if name in models and quantization in RECORDED:
+            live_peer = median.get(f"OpenNMT-py -> CTranslate2 {quantization}, peers' call")
+            theirs = live_peer or rec.get((RECORDED[quantization], 5))
+            source = "live" if live_peer else "rec"
+            target = f">= {theirs['sent_s']:.0f} (ct2 from onmt, {source})" if theirs else "recorded figure missing"
+            ok = bool(theirs) and d["sent_s"] >= theirs["sent_s"]
             if quantization == "int8":
                 target += ", >= 1.5x own"
                 ok = ok and d["sent_s"] >= 1.5 * own
         spread = sorted(round(x["sent_s"]) for x in runs[name])
-        rows.append([name, f"{d['sent_s']:.0f} ({spread[0]}-{spread[-1]})", f"{d['sent_s'] / own:.2f}x", f"{d['exact_match']:.1f}",
-                     f"{size / 2**20:.1f}", round(d["rss"]), target, "" if ok is None else ("PASS" if ok else "MISS")])
+        size = f"{_weights_bytes(models[name]) / 2**20:.1f}" if name in models else ""
+        rss = "" if d["rss"] != d["rss"] else round(d["rss"])  # NaN: the peers' call reports none
+        rows.append([name, f"{d['sent_s']:.0f} ({spread[0]}-{spread[-1]})", f"{d['sent_s'] / own:.2f}x",
+                     f"{d['exact_match']:.1f}", size, rss, target, "" if ok is None else ("PASS" if ok else "MISS")])
     for quantization, key in RECORDED.items():
         theirs = rec.get((key, 5))
         if theirs:
@@ -136,8 +162,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", type=Path, help="a trained ko-en Transformer run: also measure parity on its dev set")
-    parser.add_argument("--repeats", type=int, default=3, help="decodes per speed figure (median; default 3)")
+    parser.add_argument("--repeats", type=int, default=5, help="decodes per speed figure (median; default 5)")
     parser.add_argument("--no-wait", action="store_true", help="don't wait for a quiet machine before timing")
+    parser.add_argument("--no-live", action="store_true",
+                        help="compare with the recorded CTranslate2-from-OpenNMT-py figures only (no ~20-min peer "
+                             "training on the first run; bench/ct2_peer.py)")
     args = parser.parse_args(argv)
     from s2s.ct2 import require_ctranslate2
     from s2s.errors import S2SError
@@ -148,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench.ct2: skipped: {err}")
         return 0
 
-    rows, loads = speed(args.repeats, not args.no_wait)
+    rows, loads = speed(args.repeats, not args.no_wait, not args.no_live)
     table(f"Converged peer-workload Transformer, its test set, beam 5, batch 64, CTranslate2 "
           f"{ctranslate2.__version__} (1-min load at the timed runs {min(loads):.2f}-{max(loads):.2f})",
           ["decoder", "sent/s median (range)", "vs own", "test EM %", "weights MiB", "RSS MiB", "target", ""], rows)
