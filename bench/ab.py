@@ -3,6 +3,7 @@
     python -m bench.ab BEFORE            # BEFORE (a commit) against the working tree
     python -m bench.ab BEFORE AFTER      # two commits
     python -m bench.ab BEFORE --repeats 5
+    python -m bench.ab BEFORE AFTER --only lstm --repeats 7   # one figure's pair, more turns
 
 A change that only reshapes the code must not cost speed (issue #17: each figure at least 0.97x before, peak
 memory no higher). Each commit is checked out as a worktree under $S2S_BENCH_CACHE/ab/, and its own code does
@@ -32,15 +33,26 @@ from pathlib import Path
 from bench.peers import WORK, decode_s2s, prepared, train_s2s
 data = prepared()
 figures = {}
+parts = sys.argv[2].split(",")
 for model in ("lstm", "transformer"):
-    run = train_s2s(model, data)
-    figures[model + " train tok/s (300 steps)"] = run["tok_s_300"]
-    figures[model + " train peak MiB"] = run["rss"]
-decoded = decode_s2s(Path(sys.argv[1]), 5, WORK / "workload" / "test.src", WORK / "workload" / "test.trg")
-figures["converged transformer beam-5 sent/s"] = decoded["sent_s"]
-figures["converged transformer decode peak MiB"] = decoded["rss"]
+    if model in parts:
+        run = train_s2s(model, data)
+        figures[model + " train tok/s (300 steps)"] = run["tok_s_300"]
+        figures[model + " train peak MiB"] = run["rss"]
+if "decode" in parts:
+    decoded = decode_s2s(Path(sys.argv[1]), 5, WORK / "workload" / "test.src", WORK / "workload" / "test.trg")
+    figures["converged transformer beam-5 sent/s"] = decoded["sent_s"]
+    figures["converged transformer decode peak MiB"] = decoded["rss"]
 print(json.dumps(figures))
 """
+
+
+PARTS = ("lstm", "transformer", "decode")
+
+
+def spread(median: float, turns: list[dict], figure: str) -> str:
+    """The median and, beneath, every turn's figure: how far the turns scatter says how much the ratio can be trusted."""
+    return f"{median:,.1f}\n" + " ".join(f"{t[figure]:,.0f}" for t in turns)
 
 
 def worktree(ref: str) -> tuple[Path, str]:
@@ -70,9 +82,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument("before", help="the commit to compare against (e.g. main~3, a sha)")
     parser.add_argument("after", nargs="?", help="another commit (default: the working tree)")
     parser.add_argument("--repeats", type=int, default=3, help="turns per commit (median; default 3)")
+    parser.add_argument("--only", default=",".join(PARTS),
+                        help=f"comma-separated parts of a turn (default: all of {','.join(PARTS)})")
     args = parser.parse_args(argv)
+    parts = args.only.split(",")
+    if not set(parts) <= set(PARTS):
+        parser.error(f"--only: choose from {', '.join(PARTS)}")
     prepared()
-    checkpoint = converged()
+    checkpoint = converged() if "decode" in parts else Path("-")
     trees = [worktree(args.before)]
     trees.append(worktree(args.after) if args.after else (REPO, "working tree"))
     turns: dict[str, list[dict]] = {name: [] for _, name in trees}
@@ -81,7 +98,7 @@ def main(argv: list[str]) -> int:
         for tree, name in trees:  # in turns, so a slow minute hits both alike
             loads.append(quiet_machine())
             print(f"{name} ({r + 1}/{args.repeats}), load {loads[-1]:.2f} ...", file=sys.stderr, flush=True)
-            child = run_child(["-c", TURN, str(checkpoint)], cwd=tree)
+            child = run_child(["-c", TURN, str(checkpoint), ",".join(parts)], cwd=tree)
             turns[name].append(json.loads(child.stdout.strip().splitlines()[-1]))
     (before, _), (after, _) = [(turns[name], name) for _, name in trees]
     rows = []
@@ -89,7 +106,7 @@ def main(argv: list[str]) -> int:
         a, b = statistics.median(t[figure] for t in before), statistics.median(t[figure] for t in after)
         higher_is_better = "MiB" not in figure
         ok = b >= 0.97 * a if higher_is_better else b <= a * 1.02  # memory: within 2% (RSS noise)
-        rows.append([figure, f"{a:,.1f}", f"{b:,.1f}", f"{b / a:.3f}", "yes" if ok else "NO"])
+        rows.append([figure, spread(a, before, figure), spread(b, after, figure), f"{b / a:.3f}", "yes" if ok else "NO"])
     title = (f"{trees[0][1]} -> {trees[1][1]}, median of {args.repeats} turns each; load at each turn's start "
              f"{min(loads):.2f}-{max(loads):.2f} (now {load1():.2f})")
     table(title, ["figure", trees[0][1], trees[1][1], "after / before", "target met (>= 0.97x; memory no higher)"],
