@@ -107,7 +107,6 @@ data:
     beam_alpha: 0.6
     batch_size: 2000
     batch_type: "token"
-    max_output_length: 200
     eval_metrics: ["bleu"]
 training:
     optimizer: "adam"

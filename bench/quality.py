@@ -211,7 +211,7 @@ def main(argv: list[str]) -> int:
                       "(run ../shared/peers/setup.sh)", file=sys.stderr)
                 continue
             started_at = commit()
-            row = quality_peers.run_peer(name, data, TrainConfig(max_time=args.budget).max_time_seconds)
+            row = quality_peers.run_peer(name, data, TrainConfig(max_time=args.budget).max_time_seconds, args.fresh)
             archive(name, data, quality_peers.WORK / name)
         else:
             figures = train(name, data, args.budget, args.fresh)

@@ -21,7 +21,9 @@ the results page:
   its validation time added to its deadline as s2s leaves validation out of its budget;
 - the same scoring: the peer's last checkpoint (s2s scores its best by dev BLEU, which at one hour has been its
   last: the models still improve when the hour ends) decodes the
-  full dev and test splits greedy and with beam 5, length penalty 0.6 (GNMT's, which both implement), the
+  full dev and test splits greedy and with beam 5, length penalty 0.6 (GNMT's, which both implement), each
+  toolkit's own length limit (Joey NMT: its default, 1.5x the longest source in a batch, close to s2s's 1.5 S +
+  10 per sentence; OpenNMT-py: 200 pieces, as it has no limit relative to the source), the
   pieces are joined by the same SentencePiece model and scored by `s2s.metrics` (the sacrebleu call
   `s2s evaluate` makes).
 
@@ -31,6 +33,7 @@ the peers are skipped with a message.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -223,11 +226,20 @@ def parameters(tool: str, run: Path) -> int:
     return int(found[-1]) if found else -1
 
 
-def run_peer(tool: str, data: Path, budget_s: float) -> dict:
-    """Set up, train for the budget and score one peer; its row for bench.quality's table."""
-    print(f"{NAMES[tool]}: training for {budget_s / 60:.0f} minutes in {WORK / tool} "
-          f"(load {os.getloadavg()[0]:.2f})", file=sys.stderr, flush=True)
-    d = pieces(data)
-    run = setup(tool, d)
-    figures = train(tool, budget_s)
+def run_peer(tool: str, data: Path, budget_s: float, fresh: bool = False) -> dict:
+    """Set up, train for the budget and score one peer; its row for bench.quality's table.
+
+    The hour's figures are kept in the run (`trained.json`) as soon as it ends, so a scoring cut short (a session's
+    end) is taken up again without training again, unless `fresh`.
+    """
+    run, trained = WORK / tool, WORK / tool / "trained.json"
+    if trained.is_file() and not fresh:
+        print(f"{NAMES[tool]}: trained already in {run}; scoring it", file=sys.stderr, flush=True)
+        figures = json.loads(trained.read_text())
+    else:
+        print(f"{NAMES[tool]}: training for {budget_s / 60:.0f} minutes in {run} "
+              f"(load {os.getloadavg()[0]:.2f})", file=sys.stderr, flush=True)
+        run = setup(tool, pieces(data))
+        figures = train(tool, budget_s)
+        trained.write_text(json.dumps(figures) + "\n")
     return {"arch": "transformer", "parameters": parameters(tool, run), **figures, **score(tool, data)}
