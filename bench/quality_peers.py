@@ -82,7 +82,19 @@ def pieces(data: Path) -> Path:
 # The line each toolkit logs when its training loop starts (the clock starts there, as s2s's max_time counts
 # training only), and Joey NMT's validation time (added to its deadline, as s2s leaves validation out).
 LOOP_STARTS = {"onmt": "Start training loop", "joey": "EPOCH 1"}
-JOEY_VALIDATION = re.compile(r"Evaluation result \(greedy\): .*, ([\d.]+)\[sec\]")
+# Joey's own "[sec]" figure on that line leaves the decoding out (0.07 s for a validation that took 12 minutes), so
+# a validation is timed from the log's stamps, "Predicting" to "Evaluation result".
+JOEY_STAMP = r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+) - INFO - joeynmt\.prediction - "
+
+
+def joey_validation(text: str) -> tuple[float, bool]:
+    """Seconds Joey NMT's finished validations took, by its log's stamps, and whether one is running now."""
+    from datetime import datetime
+
+    stamps = lambda what: [datetime.strptime(s, "%Y-%m-%d %H:%M:%S,%f").timestamp()
+                           for s in re.findall(JOEY_STAMP + what, text, re.M)]
+    starts, ends = stamps("Predicting"), stamps("Evaluation result")
+    return sum(e - s for s, e in zip(starts, ends)), len(starts) > len(ends)
 
 
 def setup(tool: str, d: Path) -> Path:
@@ -136,8 +148,11 @@ def train(tool: str, budget_s: float) -> dict:
             if loop_started is None and LOOP_STARTS[tool] in text:
                 loop_started = time.monotonic()
             if tool == "joey":
-                validation_s = sum(float(s) for s in JOEY_VALIDATION.findall(text))
-            if loop_started is not None and time.monotonic() - loop_started >= budget_s + validation_s:
+                validation_s, validating = joey_validation(text)
+            else:
+                validating = False
+            if (loop_started is not None and not validating
+                    and time.monotonic() - loop_started >= budget_s + validation_s):
                 if tool == "joey":  # Joey NMT saves the weights on Ctrl-C
                     child.send_signal(signal.SIGINT)
                     try:
