@@ -164,7 +164,10 @@ class Process:
     def __init__(self, *args: str | Path, env: dict | None = None):
         self.proc = subprocess.Popen([sys.executable, "-m", "s2s", "translate", *map(str, args)],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     cwd=ROOT, env={**os.environ, **(env or {})})
+                                     cwd=ROOT, env={**os.environ, **(env or {})},
+                                     # as from a terminal: a test suite started in the background (CI scripts,
+                                     # `make test &`) has SIGINT ignored, and a child would inherit that
+                                     preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         self.buffer = b""
 
     def send(self, text: str) -> None:
