@@ -107,7 +107,7 @@ def speed(repeats: int, wait: bool, live: bool) -> tuple[list[list], list[float]
                 ok = ok and d["sent_s"] >= 1.5 * own
         spread = sorted(round(x["sent_s"]) for x in runs[name])
         size = f"{_weights_bytes(models[name]) / 2**20:.1f}" if name in models else ""
-        rss = "" if d["rss"] != d["rss"] else round(d["rss"])  # NaN: the peers' call reports none
+        rss = round(d["rss"]) if "rss" in d else ""  # the peers' call reports none
         rows.append([name, f"{d['sent_s']:.0f} ({spread[0]}-{spread[-1]})", f"{d['sent_s'] / own:.2f}x",
                      f"{d['exact_match']:.1f}", size, rss, target, "" if ok is None else ("PASS" if ok else "MISS")])
     for quantization, key in RECORDED.items():

@@ -20,8 +20,8 @@ import sys
 from pathlib import Path
 
 from bench.peers import WORK
+from bench.quality_peers import PEERS
 
-PEERS = Path(os.environ.get("S2S_PEERS", "/tmp/s2s-peers"))
 ONMT_MODEL = PEERS / "ct2" / "models" / "transformer_conv3000"  # the name the recorded figures carry
 CONVERGED_STEP = 3000
 
@@ -65,7 +65,8 @@ def export_source(export: Path, source: Path) -> Path:
 
 
 def decode(model: Path, source: Path, references: Path, compute_type: str, target_model: Path | None = None) -> dict:
-    """One timed decode by the peers' `decode.py`: sent/s (its own clock, the model loaded) and test exact match."""
+    """One timed decode by the peers' `decode.py`: sent/s (its own clock, the model loaded) and test exact match
+    (no peak memory: the child is the peers' venv's, not one `run_child` measures)."""
     out = WORK / f"raw-{model.name}-{compute_type}.hyp"
     result = subprocess.run([str(PEERS / "ct2" / "venv" / "bin" / "python"), str(PEERS / "ct2" / "decode.py"),
                              str(model), str(source), str(out), "5", compute_type, "2"],
@@ -79,4 +80,4 @@ def decode(model: Path, source: Path, references: Path, compute_type: str, targe
         hyps = [sp.decode_pieces(h.split()) for h in hyps]
     refs = references.read_text(encoding="utf-8").splitlines()
     em = 100.0 * sum(h.split() == r.split() for h, r in zip(hyps, refs)) / len(refs)
-    return {"sent_s": figures["sent_per_s"], "exact_match": em, "rss": float("nan")}
+    return {"sent_s": figures["sent_per_s"], "exact_match": em}

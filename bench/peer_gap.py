@@ -19,7 +19,6 @@ If the variants fall to OpenNMT-py's curve, the gap is those defaults and not th
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import shutil
 import sys
@@ -29,7 +28,7 @@ from bench.common import CACHE, REPO, have_shared, prepared_koen, run_child, tab
 from bench.peers import load1
 
 RUNS = CACHE / "peer-gap"
-HOUR = CACHE / "quality" / "transformer" / "metrics.jsonl"
+HOUR = CACHE / "quality" / "transformer"  # the hour's run directory
 ONMT_LOG = REPO / "bench" / "results" / "onmt" / "train.log"
 
 # Runs in the child: the Transformer's initialisation replaced before `s2s train` builds the model.
@@ -74,8 +73,10 @@ def train(name: str, data: Path, steps: int) -> Path:
     return run
 
 
-def s2s_losses(metrics: Path) -> dict[int, float]:
-    rows = [json.loads(line) for line in metrics.read_text().splitlines()]
+def s2s_losses(run: Path) -> dict[int, float]:
+    from s2s.runlog import read_metrics
+
+    rows = read_metrics(run)
     return {r["step"]: r["loss"] for r in rows if r["kind"] == "train"}
 
 
@@ -92,14 +93,14 @@ def main(argv: list[str]) -> int:
     if not have_shared("bench.peer_gap"):
         return 0
     data = prepared_koen()
-    if not HOUR.is_file():
-        print(f"bench.peer_gap: {HOUR} is missing: run `python -m bench.quality --only transformer` first",
+    if not (HOUR / "metrics.jsonl").is_file():
+        print(f"bench.peer_gap: {HOUR}/metrics.jsonl is missing: run `python -m bench.quality --only transformer` first",
               file=sys.stderr)
         return 1
     names = args.only or list(VARIANTS)
     curves = {"s2s (recipe)": s2s_losses(HOUR), "OpenNMT-py 3.5.1": onmt_losses()}
     for name in names:
-        curves[f"s2s, {name}"] = s2s_losses(train(name, data, args.steps) / "metrics.jsonl")
+        curves[f"s2s, {name}"] = s2s_losses(train(name, data, args.steps))
     marks = [s for s in range(100, args.steps + 1, 100)]
     rows = [[name, *(f"{curve[s]:.2f}" if s in curve else "-" for s in marks)] for name, curve in curves.items()]
     table(f"training loss (label-smoothed cross-entropy per token) at equal steps; load now {load1():.2f}; "
