@@ -28,9 +28,9 @@ from bench.peers import WORK, load1, prepared, quiet_machine
 
 # Runs inside one commit's worktree (its own bench.peers and s2s): one turn of figures, as JSON on stdout.
 TURN = """
-import json, sys
+import json, statistics, sys
 from pathlib import Path
-from bench.peers import WORK, decode_s2s, prepared, train_s2s
+from bench.peers import BATCH, TOK_PER_PAIR, WORK, decode_s2s, prepared, train_s2s
 data = prepared()
 figures = {}
 parts = sys.argv[2].split(",")
@@ -38,6 +38,11 @@ for model in ("lstm", "transformer"):
     if model in parts:
         run = train_s2s(model, data)
         figures[model + " train tok/s (300 steps)"] = run["tok_s_300"]
+        # The 50-step windows inside the loop (metrics.jsonl): their median ignores a slow minute within the turn.
+        records = [json.loads(x) for x in (Path(run["run"]) / "metrics.jsonl").read_text().splitlines()]
+        seconds = [0.0] + [r["train_seconds"] for r in records if r["kind"] == "train"]
+        window = statistics.median(b - a for a, b in zip(seconds, seconds[1:]))
+        figures[model + " train tok/s (median 50-step window)"] = 50 * BATCH * TOK_PER_PAIR / window
         figures[model + " train peak MiB"] = run["rss"]
 if "decode" in parts:
     decoded = decode_s2s(Path(sys.argv[1]), 5, WORK / "workload" / "test.src", WORK / "workload" / "test.trg")
