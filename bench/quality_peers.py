@@ -204,6 +204,23 @@ def decode(tool: str, run: Path, ckpt: Path, source: Path, beam: int, out: Path)
     return time.monotonic() - started
 
 
+def decoded(tool: str, run: Path, ckpt: Path, source: Path, beam: int, out: Path) -> float:
+    """`decode`, once per checkpoint: a finished output is kept beside its seconds and the checkpoint it came from.
+
+    Joey NMT decodes a Transformer without a cache of past states, so its four scoring decodes take hours on 2
+    cores; a session that ends in the middle keeps the decodes already done, and the next `--peers` run does the rest.
+    The output is written under a temporary name and renamed when whole, so a cut decode is never taken as done.
+    """
+    done = out.with_name(out.name + ".json")
+    if out.is_file() and done.is_file() and json.loads(done.read_text())["checkpoint"] == str(ckpt):
+        return json.loads(done.read_text())["seconds"]
+    partial = out.with_name(out.name + ".partial")
+    seconds = decode(tool, run, ckpt, source, beam, partial)
+    partial.replace(out)
+    done.write_text(json.dumps({"checkpoint": str(ckpt), "seconds": seconds}) + "\n")
+    return seconds
+
+
 def score(tool: str, data: Path) -> dict:
     """BLEU and chrF on dev and test, greedy and beam 5, of the peer's checkpoint, scored as `s2s evaluate`."""
     import sentencepiece
@@ -218,7 +235,7 @@ def score(tool: str, data: Path) -> dict:
         refs = (data / f"{split}.en").read_text(encoding="utf-8").splitlines()
         for decoder, beam in (("greedy", 1), ("beam", 5)):
             out = run / f"{split}.{decoder}.pieces"
-            row[f"{split}_{decoder}_seconds"] = decode(tool, run, ckpt, d / f"{split}.ko", beam, out)
+            row[f"{split}_{decoder}_seconds"] = decoded(tool, run, ckpt, d / f"{split}.ko", beam, out)
             hyps = [sp.decode_pieces(line.split()) for line in out.read_text(encoding="utf-8").splitlines()]
             if len(hyps) != len(refs):
                 raise SystemExit(f"{NAMES[tool]}: {len(hyps)} hypotheses for {len(refs)} {split} references ({out})")
