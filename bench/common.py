@@ -75,7 +75,9 @@ def table(title: str, columns: list[str], rows: list[list]) -> None:
         t.add_column(c, justify="right" if c != columns[0] else "left")
     for r in rows:
         t.add_row(*[f"{v:,.1f}" if isinstance(v, float) else (f"{v:,}" if isinstance(v, int) else str(v)) for v in r])
-    Console().print(t)
+    console = Console()
+    # Written to a file or a pipe (a background run's log), rich would wrap to 80 columns and cut the cells
+    Console(width=max(console.width, 200) if not console.is_terminal else None).print(t)
 
 
 class LoadSampler(threading.Thread):
