@@ -76,8 +76,9 @@ def table(title: str, columns: list[str], rows: list[list]) -> None:
     for r in rows:
         t.add_row(*[f"{v:,.1f}" if isinstance(v, float) else (f"{v:,}" if isinstance(v, int) else str(v)) for v in r])
     console = Console()
-    # Written to a file or a pipe (a background run's log), rich would wrap to 80 columns and cut the cells
-    Console(width=max(console.width, 200) if not console.is_terminal else None).print(t)
+    if not console.is_terminal:  # a file or a pipe (a background run's log): rich's 80 columns would cut the cells
+        console.width = max(console.width, 200)
+    console.print(t)
 
 
 class LoadSampler(threading.Thread):

@@ -212,8 +212,9 @@ def decoded(tool: str, run: Path, ckpt: Path, source: Path, beam: int, out: Path
     The output is written under a temporary name and renamed when whole, so a cut decode is never taken as done.
     """
     done = out.with_name(out.name + ".json")
-    if out.is_file() and done.is_file() and json.loads(done.read_text())["checkpoint"] == str(ckpt):
-        return json.loads(done.read_text())["seconds"]
+    kept = json.loads(done.read_text()) if out.is_file() and done.is_file() else {}
+    if kept.get("checkpoint") == str(ckpt):
+        return kept["seconds"]
     partial = out.with_name(out.name + ".partial")
     seconds = decode(tool, run, ckpt, source, beam, partial)
     partial.replace(out)
