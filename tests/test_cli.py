@@ -138,10 +138,17 @@ def test_the_next_line_names_the_real_directories_and_quiet_has_none(cli, tmp_pa
 COMMANDS = sorted(typer.main.get_command(app).commands)
 
 
-def s2s(*args: str, env: dict | None = None, **kwargs) -> subprocess.CompletedProcess:
-    """`s2s ARGS` as a user runs it: a separate process."""
-    return subprocess.run([sys.executable, "-m", "s2s", *args], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, **kwargs)
+def s2s(*args: str, env: dict | None = None, from_bash: bool = False, **kwargs) -> subprocess.CompletedProcess:
+    """`s2s ARGS` as a user runs it: a separate process; with `from_bash`, typed at a bash prompt.
+
+    typer finds the shell to complete for among the process's ancestors (shellingham), not in $SHELL, so the
+    completion tests run s2s under bash: a suite with no shell above it (started by a service, or orphaned) would
+    otherwise fail for want of one. `; exit` keeps bash from replacing itself with the command.
+    """
+    command = [sys.executable, "-m", "s2s", *args]
+    if from_bash:
+        command = ["bash", "-c", '"$@"; exit $?', "bash", *command]
+    return subprocess.run(command, capture_output=True, text=True, env={**os.environ, **(env or {})}, **kwargs)
 
 
 # ---- --version, -h, completion ----------------------------------------------------------------------------------
@@ -186,16 +193,8 @@ def test_usage_lines_name_arguments_as_users_type_them(cli):
     assert cli("compare", "-h").output.startswith("Usage: s2s compare [OPTIONS] [RUNS]...\n")  # or --hyp only
 
 
-def from_bash(*args: str, env: dict | None = None, **kwargs) -> subprocess.CompletedProcess:
-    """`s2s ARGS` typed at a bash prompt: typer finds the shell to complete for among the process's ancestors
-    (shellingham), not in $SHELL, so a test run with no shell above it (started by a service, or orphaned) would
-    otherwise fail for want of one. `; exit` keeps bash from replacing itself with the command."""
-    return subprocess.run(["bash", "-c", '"$@"; exit $?', "bash", sys.executable, "-m", "s2s", *args],
-                          capture_output=True, text=True, env={**os.environ, **(env or {})}, **kwargs)
-
-
 def test_show_completion_prints_a_script_that_completes_commands(tmp_path):
-    proc = from_bash("--show-completion", env={"SHELL": "/bin/bash"}, cwd=tmp_path)
+    proc = s2s("--show-completion", env={"SHELL": "/bin/bash"}, from_bash=True, cwd=tmp_path)
     assert proc.returncode == 0 and "_S2S_COMPLETE" in proc.stdout, proc.stdout + proc.stderr
     # What the script asks s2s for when the user presses TAB after `s2s tr`:
     done = subprocess.run([sys.executable, "-c", "from s2s.cli import main; main()"], capture_output=True, text=True,
@@ -205,7 +204,8 @@ def test_show_completion_prints_a_script_that_completes_commands(tmp_path):
 
 
 def test_install_completion_writes_the_script_into_the_users_shell_set_up(tmp_path):
-    proc = from_bash("--install-completion", env={"SHELL": "/bin/bash", "HOME": str(tmp_path)}, cwd=tmp_path)
+    proc = s2s("--install-completion", env={"SHELL": "/bin/bash", "HOME": str(tmp_path)}, from_bash=True,
+               cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     written = [p for p in tmp_path.rglob("*") if p.is_file() and "_S2S_COMPLETE" in p.read_text(errors="replace")]
     assert written, sorted(tmp_path.rglob("*"))
