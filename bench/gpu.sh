@@ -84,22 +84,23 @@ done
 echo "checks done at $((SECONDS - started)) s"
 
 # 3-4. The full-size Transformer on ko-en: bf16 training for the time given, then dev with beam 5.
+koen() {
+    s2s prepare "$shared/data/ko-en/train.tsv" --dev-file "$shared/data/ko-en/dev.tsv" --test 1000 \
+        --vocab-size 8000 --out "$work/ko-en" --force --quiet || return 1
+    echo "prepared ko-en at $((SECONDS - started)) s"
+    s2s train transformer --data "$work/ko-en" --out "$work/transformer" --device cuda --quiet \
+        --set train.precision=bf16 --set train.max_time="$train_time" --set data.max_tokens=12000 \
+        --set train.valid_every=1000 || return 1
+    echo "trained at $((SECONDS - started)) s"
+    s2s evaluate -m "$work/transformer" --split dev --device cuda --decoder beam --beam 5 --bleu --chrf \
+        --save-hyp "$work/transformer/dev.beam.hyp" || return 1
+    s2s info "$work/transformer"
+}
 if [ ! -f "$shared/data/ko-en/train.tsv" ]; then
     echo "bench/gpu.sh: no ko-en corpus at $shared/data/ko-en (set S2S_SHARED); skipping the ko-en run"
     failed+=("ko-en-missing")
-elif s2s prepare "$shared/data/ko-en/train.tsv" --dev-file "$shared/data/ko-en/dev.tsv" --test 1000 \
-        --vocab-size 8000 --out "$work/ko-en" --force --quiet &&
-     echo "prepared ko-en at $((SECONDS - started)) s" &&
-     s2s train transformer --data "$work/ko-en" --out "$work/transformer" --device cuda --quiet \
-        --set train.precision=bf16 --set train.max_time="$train_time" --set data.max_tokens=12000 \
-        --set train.valid_every=1000 &&
-     echo "trained at $((SECONDS - started)) s" &&
-     s2s evaluate -m "$work/transformer" --split dev --device cuda --decoder beam --beam 5 --bleu --chrf \
-        --save-hyp "$work/transformer/dev.beam.hyp" &&
-     s2s info "$work/transformer"; then
-    :
 else
-    failed+=("ko-en")
+    koen || failed+=("ko-en")
 fi
 echo "bench/gpu.sh: done in $((SECONDS - started)) s${failed[*]:+; FAILED: ${failed[*]}}"
 [ ${#failed[@]} -eq 0 ]
