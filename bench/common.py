@@ -1,8 +1,10 @@
 """What the benchmarks share: where the data is, a ko-en data directory prepared once, child processes measured.
 
 The ko-en data directory is prepared once (train from `../shared/data/ko-en/train.tsv`, dev from its `dev.tsv`,
-an 8,000-piece joint vocabulary) into `$S2S_BENCH_CACHE` (default `/tmp/s2s-bench-cache`) and reused by every
-benchmark. Each measured run happens in a child process so its peak memory (`ru_maxrss`) is its own.
+an 8,000-piece joint vocabulary) into `$S2S_BENCH_CACHE` (default `~/.cache/s2s-bench`, or under
+`$XDG_CACHE_HOME`) and reused by every benchmark. Not /tmp: a quality run trains for an hour and Joey NMT's
+scoring decodes take longer, so the runs must outlive a reboot (or a session) that empties /tmp. Each measured
+run happens in a child process so its peak memory (`ru_maxrss`) is its own.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 KO_EN = SHARED_DATA / "ko-en"
-CACHE = Path(os.environ.get("S2S_BENCH_CACHE", "/tmp/s2s-bench-cache"))
+CACHE = Path(os.environ.get("S2S_BENCH_CACHE")
+             or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "s2s-bench")
 
 
 def have_shared(name: str) -> bool:

@@ -5,7 +5,7 @@
 
 Both runs use `recipes/attention.yaml` on ../shared/data/ko-en with the same seed and batches; the second adds
 the inverse-sigmoid schedule of `recipes/attention-scheduled.yaml`, with k chosen so the gold-token ratio falls
-to 0.5 at two thirds of the run (k ln k = 2/3 * steps) and ends below 0.1, instead of the recipe's 20,000-step
+to 0.5 at two thirds of the run (k ln k = 2/3 * steps) and ends below 0.1, instead of the recipe's one-hour
 shape. Printed: dev BLEU of greedy decoding (what exposure bias hurts: the decoder eats its own outputs) and dev
 loss under teacher forcing (what scheduled sampling can cost).
 """

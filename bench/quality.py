@@ -35,7 +35,9 @@ from bench.common import CACHE, REPO, LoadSampler, have_shared, load_figures, pr
 from s2s.config import TrainConfig
 from s2s.evalset import from_split
 
-RECIPES = ["rnn", "lstm", "gru", "attention", "transformer"]
+# The five families the course notes compare, and attention again with scheduled sampling (Bengio et al. 2015):
+# the same model fed some of its own predictions while it learns, at the same budget.
+RECIPES = ["rnn", "lstm", "gru", "attention", "attention-scheduled", "transformer"]
 RUNS = CACHE / "quality"
 RESULTS = REPO / "bench" / "results" / "quality.json"  # committed: the runs live in a cache a session loses
 SCORED = [(split, decoder) for split in ("dev", "test") for decoder in ("greedy", "beam")]

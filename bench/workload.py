@@ -72,4 +72,6 @@ def md5s(directory: Path) -> dict[str, str]:
 
 
 if __name__ == "__main__":
-    generate(Path(sys.argv[1] if len(sys.argv) > 1 else "/tmp/s2s-bench-cache/workload"))
+    from bench.common import CACHE
+
+    generate(Path(sys.argv[1]) if len(sys.argv) > 1 else CACHE / "workload")

@@ -42,6 +42,16 @@ def test_the_family_recipes_compare_at_one_budget():
         assert (r.decode.name, r.decode.config.beam_size, r.decode.config.length_penalty) == ("beam", 5, 0.6), name
 
 
+def test_the_scheduled_sampling_recipe_differs_from_attention_only_in_what_the_decoder_is_fed():
+    """bench.quality sets the two against each other at equal time: any other difference would be measured too."""
+    plain = recipe_to_dict(load_recipe(RECIPES / "attention.yaml"))
+    scheduled = recipe_to_dict(load_recipe(RECIPES / "attention-scheduled.yaml"))
+    assert load_recipe(RECIPES / "attention.yaml").teacher_forcing.is_plain
+    assert not load_recipe(RECIPES / "attention-scheduled.yaml").teacher_forcing.is_plain
+    differing = {key for key in plain.keys() | scheduled.keys() if plain.get(key) != scheduled.get(key)}
+    assert differing == {"teacher_forcing"}, differing
+
+
 def write(tmp_path, text):
     path = tmp_path / "r.yaml"
     path.write_text(text, encoding="utf-8")
