@@ -44,9 +44,11 @@ SCORED = [(split, decoder) for split in ("dev", "test") for decoder in ("greedy"
 
 
 def commit() -> str:
+    """The short commit the run starts at, "+dirty" when tracked files differ from it -- except the results this
+    bench itself writes (bench/results/), which a previous row leaves uncommitted until its figures are read."""
     head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO, capture_output=True,
-                           text=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench/results"],
+                           cwd=REPO, capture_output=True, text=True).stdout.strip()
     return (head.stdout.strip() or "unknown") + ("+dirty" if dirty else "")
 
 
