@@ -3,9 +3,9 @@
 #
 #     bash bench/gpu.sh        # from the repository root of a clone that sits beside ../shared
 #
-# 1. finds a Python to run s2s with: the machine's own python3 when it already holds a CUDA torch and s2s's other
-#    needs (GPU images usually do, and may have no network to install from), else a fresh .venv-gpu (pip's
-#    default torch wheel on Linux carries CUDA; TORCH_SPEC overrides it);
+# 1. finds a Python to run s2s with (bench/gpu_python.sh): the machine's own python3 when it already holds a CUDA
+#    torch and s2s's other needs (GPU images usually do, and may have no network to install from), else a fresh
+#    .venv-gpu (pip's default torch wheel on Linux carries CUDA; TORCH_SPEC overrides it);
 # 2. checks CUDA training in fp32, bf16 and fp16 (fp16 with the gradient scaler) on a tiny attention GRU and a tiny
 #    Transformer, and decoding (greedy and beam) from each;
 # 3. trains the full-size Transformer recipe (12,000-token batches) on ko-en in bf16 for 4 minutes of training
@@ -24,24 +24,8 @@ shared=${S2S_SHARED:-../shared}
 [ -d "$shared/data/ko-en" ] || shared=shared
 failed=()
 
-if python3 -c "import torch, typer, rich, sentencepiece, sacrebleu, yaml; assert torch.cuda.is_available()" 2>/dev/null
-then
-    python=python3
-    export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"  # s2s from this checkout, nothing installed
-    echo "using the machine's python3 as it is: $(command -v python3)"
-else
-    venv=.venv-gpu
-    if [ ! -x "$venv/bin/python" ] || [ ! -f "$venv/.installed" ]; then
-        set -e
-        "${PYTHON:-python3}" -m venv "$venv"
-        "$venv/bin/python" -m pip install --quiet --upgrade pip
-        "$venv/bin/python" -c "import torch" 2>/dev/null || "$venv/bin/python" -m pip install --quiet "${TORCH_SPEC:-torch==2.13.0}"
-        "$venv/bin/python" -m pip install --quiet -e .
-        touch "$venv/.installed"
-        set +e
-    fi
-    python=$venv/bin/python
-fi
+source bench/gpu_python.sh
+pick_gpu_python || exit 1
 s2s() { "$python" -m s2s "$@"; }
 "$python" -c "
 import torch
