@@ -8,6 +8,13 @@ the inverse-sigmoid schedule of `recipes/attention-scheduled.yaml`, with k chose
 to 0.5 at two thirds of the run (k ln k = 2/3 * steps) and ends below 0.1, instead of the recipe's one-hour
 shape. Printed: dev BLEU of greedy decoding (what exposure bias hurts: the decoder eats its own outputs) and dev
 loss under teacher forcing (what scheduled sampling can cost).
+
+    python -m bench.exposure_bias --loops REF HYP...   # how often translations loop, against the references
+
+The symptom exposure bias leaves in a free-running decoder: once it has emitted a phrase it was never trained to
+follow, it repeats itself ("the meal offering of the meal offering of the meal offering"). `--loops` counts the
+lines in which some 3-word sequence occurs three times or more, in each file of translations and in the
+references (real text repeats too), and their mean length in words.
 """
 
 from __future__ import annotations
@@ -17,6 +24,8 @@ import json
 import math
 import shutil
 import sys
+from collections import Counter
+from pathlib import Path
 
 from bench.common import CACHE, REPO, have_shared, prepared_koen, run_child, table
 
@@ -36,11 +45,34 @@ def last_valid(run_dir) -> dict:
     return [r for r in records if r["kind"] == "valid"][-1]
 
 
+def loops(line: str, n: int = 3, times: int = 3) -> bool:
+    """True when some n-word sequence occurs `times` times or more in the line."""
+    words = line.split()
+    grams = Counter(tuple(words[i:i + n]) for i in range(len(words) - n + 1))
+    return bool(grams) and max(grams.values()) >= times
+
+
+def print_loops(files: list[str]) -> int:
+    rows = []
+    for name in files:
+        lines = Path(name).read_text(encoding="utf-8").splitlines()
+        looping = sum(loops(line) for line in lines)
+        rows.append([name, len(lines), looping, f"{100 * looping / max(len(lines), 1):.1f}",
+                     f"{sum(len(x.split()) for x in lines) / max(len(lines), 1):.1f}"])
+    table("looping lines: a 3-word sequence 3+ times (first file: the references)",
+          ["file", "lines", "looping", "%", "mean words"], rows)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=500)
     parser.add_argument("--full-size", action="store_true", help="the recipe's own sizes (slower)")
+    parser.add_argument("--loops", nargs="+", metavar="FILE",
+                        help="count looping lines in the references (first) and translation files, and stop")
     args = parser.parse_args(argv)
+    if args.loops:
+        return print_loops(args.loops)
     if not have_shared("bench.exposure_bias"):
         return 0
     data = prepared_koen()

@@ -3,9 +3,10 @@
 Each run translates the same source file through `s2s.translator.Translator` (the one translation loop) and is
 scored with `s2s.metrics` (corpus BLEU and chrF through sacrebleu). The sentences are also split into buckets by
 source length (by default words, i.e. spaces + 1, so that every run gets the same buckets whatever its
-vocabulary; or subwords when all runs share one source vocabulary) and BLEU is computed inside each bucket:
-the comparison that shows a context-vector RNN falling behind attention as sentences grow. The bucket counts
-always add up to the corpus (an empty line counts as length 1).
+vocabulary; or subwords when all runs share one source vocabulary) and BLEU, chrF and the output's length
+against the reference's are computed inside each bucket: the comparison that shows a context-vector RNN falling
+behind attention as sentences grow, and whether it falls by saying less (a length ratio that drops) or by saying
+the wrong thing. The bucket counts always add up to the corpus (an empty line counts as length 1).
 
 The runs must translate the same data: by default each run's own split (`test.<src>` in its checkpoint's data
 directory), refused if they are not the same sentences; or `--src FILE --ref FILE` for all of them. Translations
@@ -58,7 +59,10 @@ class RunScore:
     train_seconds: Optional[float]
     tokens_per_s: Optional[float]  # training throughput: tokens seen / training seconds
     steps: Optional[int]
+    length_ratio: Optional[float]  # output tokens / reference tokens (BLEU's tokens), over the whole set
     bucket_bleu: list[Optional[float]]  # BLEU inside each bucket; None for an empty bucket
+    bucket_chrf: list[Optional[float]]  # chrF2 inside each bucket
+    bucket_length_ratio: list[Optional[float]]  # output / reference length inside each bucket
 
 
 @dataclass
@@ -123,10 +127,14 @@ def compare(runs: Sequence[Path], split: str = "test", src: Optional[Path] = Non
     lang = ckpts[0].tgt_lang if ckpts else guess_lang(references)
 
     def scored(name: str, translations: list[str], **about) -> RunScore:
-        per_bucket = [bleu([translations[i] for i in idx], [references[i] for i in idx], lang).value if idx else None
+        overall = bleu(translations, references, lang)
+        per_bucket = [([translations[i] for i in idx], [references[i] for i in idx]) if idx else None
                       for idx in members]
-        return RunScore(name=name, bleu=bleu(translations, references, lang).value,
-                        chrf=chrf(translations, references).value, bucket_bleu=per_bucket, **about)
+        bleus = [bleu(*pair, lang) if pair else None for pair in per_bucket]
+        return RunScore(name=name, bleu=overall.value, chrf=chrf(translations, references).value,
+                        length_ratio=overall.length_ratio, bucket_bleu=[None if b is None else b.value for b in bleus],
+                        bucket_chrf=[chrf(*pair).value if pair else None for pair in per_bucket],
+                        bucket_length_ratio=[None if b is None else b.length_ratio for b in bleus], **about)
 
     scores = []
     for name, ckpt in zip(names, ckpts):

@@ -8,7 +8,7 @@ no tokenizer and is always offered.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Optional, Sequence
 
 
 @dataclass(frozen=True)
@@ -16,6 +16,7 @@ class Score:
     name: str  # "BLEU", "chrF2", "TER"
     value: float
     signature: str
+    length_ratio: Optional[float] = None  # BLEU only: output tokens / reference tokens (under 1: brevity penalty)
 
 
 def bleu_tokenizer(tgt_lang: str) -> str:
@@ -39,7 +40,8 @@ def bleu(hyps: Sequence[str], refs: Sequence[str], tgt_lang: str = "en") -> Scor
 
     metric = BLEU(tokenize=bleu_tokenizer(tgt_lang))
     result = metric.corpus_score(list(hyps), [list(refs)])
-    return Score("BLEU", result.score, str(metric.get_signature()))
+    ratio = result.sys_len / result.ref_len if result.ref_len else None
+    return Score("BLEU", result.score, str(metric.get_signature()), ratio)
 
 
 def chrf(hyps: Sequence[str], refs: Sequence[str]) -> Score:

@@ -252,6 +252,10 @@ def test_compare_scores_given_translations_beside_a_run(cli, runs, prepared_samp
     assert by_name["perfect"]["bleu"] == pytest.approx(100.0) and by_name["perfect"]["steps"] is None
     assert 0 < by_name["half"]["bleu"] < 100.0
     assert all(b == pytest.approx(100.0) for b in by_name["perfect"]["bucket_bleu"] if b is not None)
+    assert all(c == pytest.approx(100.0) for c in by_name["perfect"]["bucket_chrf"] if c is not None)
+    assert by_name["perfect"]["length_ratio"] == pytest.approx(1.0)
+    assert all(r == pytest.approx(1.0) for r in by_name["perfect"]["bucket_length_ratio"] if r is not None)
+    assert 0.3 < by_name["half"]["length_ratio"] < 0.7  # every other line left empty
     short = tmp_path / "short.hyp"
     short.write_text("\n".join(refs[:-1]) + "\n", encoding="utf-8")
     result = cli("compare", "--src", src, "--ref", ref, "--hyp", f"short={short}")
@@ -260,6 +264,24 @@ def test_compare_scores_given_translations_beside_a_run(cli, runs, prepared_samp
     assert result.exit_code == 2 and result.stderr.startswith("s2s: error: --hyp needs --src and --ref")
     result = cli("compare", "--src", src, "--ref", ref, "--hyp", str(perfect))
     assert result.exit_code == 2 and "expected NAME=FILE" in result.stderr
+
+
+def test_compare_says_whether_a_model_falls_short_by_saying_less(cli, prepared_sample, tmp_path):
+    """Translations that stop half-way keep about half the reference's length in every bucket; chrF sees it too."""
+    src, ref = prepared_sample / "test.ko", prepared_sample / "test.en"
+    refs = ref.read_text(encoding="utf-8").splitlines()
+    cut = tmp_path / "cut.hyp"
+    cut.write_text("\n".join(" ".join(r.split()[: max(1, len(r.split()) // 2)]) for r in refs) + "\n", encoding="utf-8")
+    result = cli("compare", "--src", src, "--ref", ref, "--hyp", f"cut={cut}", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    (run,) = report["runs"]
+    filled = [(b, n) for b, n in zip(report["buckets"], run["bucket_length_ratio"]) if b["count"] >= 20]
+    assert len(filled) >= 2 and all(0.35 < n < 0.65 for _, n in filled), filled
+    assert all(c is None or c < 90 for c in run["bucket_chrf"])
+    table = cli("compare", "--src", src, "--ref", ref, "--hyp", f"cut={cut}").stdout
+    assert table.count("│ all ") == 3  # BLEU, chrF2 and length ratio by source length, each with its total row
+    assert f"│ {run['length_ratio']:.2f} │" in table.split("chrF2 by source length")[1]
 
 
 def test_compare_refuses_runs_on_different_test_sets(cli, runs, prepared_sample, tmp_path):

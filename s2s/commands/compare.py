@@ -28,7 +28,8 @@ def compare_command(
     alpha: AlphaOpt = None,
     device: DeviceOpt = "cpu",
 ) -> None:
-    """Score runs on the same test sentences: BLEU, chrF, size and speed, and BLEU by source-length bucket."""
+    """Score runs on the same test sentences: BLEU, chrF, size and speed; then BLEU, chrF and output length
+    against the reference's, by source-length bucket."""
     import dataclasses
     import json
 
@@ -59,8 +60,10 @@ def compare_command(
                  ["run", "arch", "BLEU", "chrF2", "parameters", "train time", "tokens/s", "step"],
                  [[r.name, r.arch or "?", f"{r.bleu:.2f}", f"{r.chrf:.2f}", count_or_dash(r.parameters),
                    "-" if r.train_seconds is None else duration(r.train_seconds), count_or_dash(r.tokens_per_s), count_or_dash(r.steps)] for r in result.runs])
-    rows = [[b.label, str(b.count), *(bleu_or_dash(r.bucket_bleu[i]) for r in result.runs)]
-            for i, b in enumerate(result.buckets)]
-    rows.append(["all", str(result.sentences), *(bleu_or_dash(r.bleu) for r in result.runs)])
-    print_table(f"BLEU by source length ({result.unit})", [f"source {result.unit}", "sentences",
-                                                           *(r.name for r in result.runs)], rows)
+    header = [f"source {result.unit}", "sentences", *(r.name for r in result.runs)]
+    for title, per_bucket, overall in (("BLEU", "bucket_bleu", "bleu"), ("chrF2", "bucket_chrf", "chrf"),
+                                       ("output length / reference length", "bucket_length_ratio", "length_ratio")):
+        rows = [[b.label, str(b.count), *(bleu_or_dash(getattr(r, per_bucket)[i]) for r in result.runs)]
+                for i, b in enumerate(result.buckets)]
+        rows.append(["all", str(result.sentences), *(bleu_or_dash(getattr(r, overall)) for r in result.runs)])
+        print_table(f"{title} by source length ({result.unit})", header, rows)
