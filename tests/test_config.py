@@ -44,10 +44,10 @@ def test_the_family_recipes_compare_at_one_budget():
 
 def test_the_scheduled_sampling_recipe_differs_from_attention_only_in_what_the_decoder_is_fed():
     """bench.quality sets the two against each other at equal time: any other difference would be measured too."""
-    plain = recipe_to_dict(load_recipe(RECIPES / "attention.yaml"))
-    scheduled = recipe_to_dict(load_recipe(RECIPES / "attention-scheduled.yaml"))
-    assert load_recipe(RECIPES / "attention.yaml").teacher_forcing.is_plain
-    assert not load_recipe(RECIPES / "attention-scheduled.yaml").teacher_forcing.is_plain
+    plain_recipe = load_recipe(RECIPES / "attention.yaml")
+    scheduled_recipe = load_recipe(RECIPES / "attention-scheduled.yaml")
+    assert plain_recipe.teacher_forcing.is_plain and not scheduled_recipe.teacher_forcing.is_plain
+    plain, scheduled = recipe_to_dict(plain_recipe), recipe_to_dict(scheduled_recipe)
     differing = {key for key in plain.keys() | scheduled.keys() if plain.get(key) != scheduled.get(key)}
     assert differing == {"teacher_forcing"}, differing
 
