@@ -128,6 +128,18 @@ def info_of(run: Path) -> dict:
     return json.loads(run_child(["-m", "s2s", "info", str(run), "--json"]).stdout)
 
 
+def finished(name: str, results: dict, budget: str) -> bool:
+    """A row for this budget exists and came from the run in the cache (or none is there): nothing to continue.
+
+    A redo started with --fresh and cut short (a session's end) leaves a run whose commit is not the row's; the next
+    plain call continues it instead of reporting the old row as done.
+    """
+    if name not in results or results[name]["budget"] != budget:
+        return False
+    started = RUNS / name / "commit.txt"
+    return not started.is_file() or started.read_text().strip() == results[name]["commit"]
+
+
 def load_results() -> dict:
     return json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
 
@@ -206,7 +218,7 @@ def main(argv: list[str]) -> int:
         side_by_side(results, data, args.side_by_side)
         return 0
     for name in names:
-        if name in results and results[name]["budget"] == args.budget and not args.fresh:
+        if finished(name, results, args.budget) and not args.fresh:
             print(f"{name}: done at {results[name]['commit']} (--fresh to redo)", file=sys.stderr)
             continue
         if args.peers:
