@@ -52,7 +52,7 @@ class Bucket:
 @dataclass
 class RunScore:
     name: str
-    arch: Optional[str]
+    arch: Optional[str]  # None for translations made elsewhere (--hyp): their model is unknown
     bleu: float
     chrf: float
     parameters: Optional[int]
@@ -145,7 +145,7 @@ def compare(runs: Sequence[Path], split: str = "test", src: Optional[Path] = Non
                              parameters=info.parameters, train_seconds=seconds,
                              tokens_per_s=tokens / seconds if tokens and seconds else None, steps=info.step))
     for name, lines in given:
-        scores.append(scored(name, lines, arch="-", parameters=None, train_seconds=None, tokens_per_s=None,
+        scores.append(scored(name, lines, arch=None, parameters=None, train_seconds=None, tokens_per_s=None,
                              steps=None))
     return Comparison(described, len(references), unit, buckets, scores)
 

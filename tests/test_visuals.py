@@ -250,6 +250,7 @@ def test_compare_scores_given_translations_beside_a_run(cli, runs, prepared_samp
     by_name = {r["name"]: r for r in report["runs"]}
     assert list(by_name) == [runs["gru"].name, "perfect", "half"]
     assert by_name["perfect"]["bleu"] == pytest.approx(100.0) and by_name["perfect"]["steps"] is None
+    assert by_name["perfect"]["arch"] is None and by_name[runs["gru"].name]["arch"] == "gru"  # unknown, not a string
     assert 0 < by_name["half"]["bleu"] < 100.0
     assert all(b == pytest.approx(100.0) for b in by_name["perfect"]["bucket_bleu"] if b is not None)
     assert all(c == pytest.approx(100.0) for c in by_name["perfect"]["bucket_chrf"] if c is not None)

@@ -58,7 +58,7 @@ def compare_command(
         return
     print_table(f"{result.source} ({count(result.sentences, 'sentence')})",
                  ["run", "arch", "BLEU", "chrF2", "parameters", "train time", "tokens/s", "step"],
-                 [[r.name, r.arch or "?", f"{r.bleu:.2f}", f"{r.chrf:.2f}", count_or_dash(r.parameters),
+                 [[r.name, r.arch or "-", f"{r.bleu:.2f}", f"{r.chrf:.2f}", count_or_dash(r.parameters),
                    "-" if r.train_seconds is None else duration(r.train_seconds), count_or_dash(r.tokens_per_s), count_or_dash(r.steps)] for r in result.runs])
     header = [f"source {result.unit}", "sentences", *(r.name for r in result.runs)]
     for title, per_bucket, overall in (("BLEU", "bucket_bleu", "bleu"), ("chrF2", "bucket_chrf", "chrf"),

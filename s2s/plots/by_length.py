@@ -27,7 +27,7 @@ def plot_by_length(result: Comparison, out: Path) -> Path:
             if not points:
                 continue
             px, py = zip(*points)
-            arch = run.arch if run.arch not in (None, "-") and run.arch not in run.name else None  # "-": a --hyp file
+            arch = run.arch if run.arch and run.arch not in run.name else None  # None: a --hyp file
             name = f"{run.name} ({arch})" if arch else run.name
             colour = f"C{i % 10}"
             ax.plot(px, py, marker="o", linewidth=2, color=colour, label=f"{name}: BLEU {run.bleu:.1f}")
