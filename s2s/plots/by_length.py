@@ -27,8 +27,7 @@ def plot_by_length(result: Comparison, out: Path) -> Path:
             if not points:
                 continue
             px, py = zip(*points)
-            arch = run.arch if run.arch and run.arch not in run.name else None  # None: a --hyp file
-            name = f"{run.name} ({arch})" if arch else run.name
+            name = f"{run.name} ({run.arch})" if run.arch and run.arch not in run.name else run.name  # None: --hyp
             colour = f"C{i % 10}"
             ax.plot(px, py, marker="o", linewidth=2, color=colour, label=f"{name}: BLEU {run.bleu:.1f}")
             few = [(x, y) for x, y in points if result.buckets[x].count < FEW]
